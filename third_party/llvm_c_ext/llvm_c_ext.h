@@ -1,0 +1,65 @@
+/*
+ * third_party/llvm_c_ext/llvm_c_ext.h — the C face of kiln's one C++ adapter
+ * over LLVM, for what the LLVM C API does not offer. Components include this
+ * header and never see an LLVM or C++ type; the implementation files (one per
+ * topic: cpu.cc, ...) are the only place kiln uses LLVM's C++ API.
+ *
+ * Conventions are kiln's (components/base/base.h): fallible calls return an
+ * owned kiln_error_t *, NULL on success, and set every *_out even on failure.
+ * Strings this library returns are released with kiln_llvm_string_free().
+ *
+ * Topics, each in its own section below:
+ *   - Memory
+ *   - CPU targets (cpu.cc): expand a CPU name plus explicit features into the
+ *     full feature set LLVM 22 enables; the host CPU as LLVM sees it.
+ */
+#ifndef KILN_LLVM_C_EXT_H
+#define KILN_LLVM_C_EXT_H
+
+#include "components/base/base.h"
+
+KILN_BEGIN_DECLS
+
+/* ---- Memory ------------------------------------------------------------ */
+
+/* Releases a string returned by this library. Accepts NULL. */
+KILN_API void kiln_llvm_string_free(char *s);
+
+/* ---- CPU targets (cpu.cc) ---------------------------------------------- */
+
+/* Expands `cpu` with the explicit `features` (LLVM syntax: "+avx2,-rdrnd";
+ * NULL or "" for none) into every feature LLVM 22 enables for `triple`
+ * (e.g. "x86_64-unknown-linux-gnu"), following LLVM's implications, as a
+ * comma-separated list "+f1,+f2,..." sorted by name. The list includes LLVM's
+ * tuning features (e.g. "+slow-3ops-lea"); callers that want ISA features
+ * only filter by their own feature table.
+ *
+ * `cpu` "native" means the host CPU as LLVM sees it: its name (written to
+ * *cpu_out) plus the features LLVM detects on the host, then `features`.
+ * Otherwise *cpu_out is a copy of `cpu`. "generic" is accepted for every
+ * target.
+ *
+ * Ownership: *cpu_out and *features_out are owned by the caller, released
+ * with kiln_llvm_string_free(); both are NULL on failure.
+ * Errors: KILN_ERR_INVALID_ARGUMENT for NULL arguments; KILN_ERR_NOT_FOUND
+ * when LLVM has no target for `triple`, does not know `cpu`, or does not
+ * know a feature name (the message names it).
+ * Thread-safety: any thread; targets are registered once, internally. */
+KILN_API KILN_NODISCARD kiln_error_t *kiln_llvm_cpu_resolve(const char *triple, const char *cpu,
+                                                           const char *features, char **cpu_out,
+                                                           char **features_out);
+
+/* The host CPU as LLVM sees it: *name_out is LLVM's name for it (e.g.
+ * "znver4"), *features_out the features LLVM's host detection reports, as
+ * "+f" for present and "-f" for absent ones, sorted by name. Detection only,
+ * no expansion (see kiln_llvm_cpu_resolve with "native" for that).
+ * Ownership: both outputs owned by the caller (kiln_llvm_string_free), NULL
+ * on failure.
+ * Errors: KILN_ERR_INVALID_ARGUMENT for NULL outputs; KILN_ERR_UNSUPPORTED
+ * when LLVM cannot detect anything on this host.
+ * Thread-safety: any thread. */
+KILN_API KILN_NODISCARD kiln_error_t *kiln_llvm_host_cpu(char **name_out, char **features_out);
+
+KILN_END_DECLS
+
+#endif /* KILN_LLVM_C_EXT_H */
