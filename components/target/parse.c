@@ -208,9 +208,11 @@ static kiln_error_t *parse_entry(const parse_ctx *c, const kiln_target_list_t *l
     kt_suggest(&names, body, body_len, hint, sizeof(hint));
     return token_error(c, KILN_ERR_PARSE, tok, len, "unknown special flag", hint);
   }
-  if (!valid_name(body, body_len)) {
+  /* A name starting with a sign ("+-x") would print as a different token. */
+  if (!valid_name(body, body_len) || body[0] == '-' || body[0] == '.') {
     return token_error(c, KILN_ERR_PARSE, tok, len,
-                       "invalid character in feature name (letters, digits, '.', '-' only)",
+                       "invalid character in feature name (letters, digits, '.', '-' only, "
+                       "starting with a letter or digit)",
                        NULL);
   }
   if (c->arch != NULL && kt_feature_find(c->arch, body, body_len) < 0) {

@@ -8,6 +8,11 @@
  * remaining target's CPU name equals the host's, keep only those; then the
  * widest vector registers, then the most features, then the later target
  * (later targets in a target string are the more specific ones).
+ *
+ * Features whose instructions only ring 0 can execute (INVPCID, PCONFIG,
+ * WBNOINVD, HRESET) are not required: user-space image code can never run
+ * them, and hypervisors and emulators often hide them (qemu's TCG has no
+ * INVPCID, so an emulated Haswell would otherwise refuse a haswell target).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +78,25 @@ const char *kiln_target_selection_report(const kiln_target_selection_t *selectio
   return selection != NULL && selection->report != NULL ? selection->report : "";
 }
 
+/* Ring-0-only features, per architecture (see the top of the file). */
+static const struct {
+  kiln_target_arch_t arch;
+  const char *name;
+} kSystemOnly[] = {
+    {KILN_TARGET_ARCH_X86_64, "invpcid"},
+    {KILN_TARGET_ARCH_X86_64, "pconfig"},
+    {KILN_TARGET_ARCH_X86_64, "wbnoinvd"},
+    {KILN_TARGET_ARCH_X86_64, "hreset"},
+};
+
+static void drop_system_only(const kt_arch *a, kiln_target_features_t *need) {
+  for (size_t i = 0; i < sizeof(kSystemOnly) / sizeof(kSystemOnly[0]); i++) {
+    if (kSystemOnly[i].arch != a->arch) continue;
+    int idx = kt_feature_find(a, kSystemOnly[i].name, strlen(kSystemOnly[i].name));
+    if (idx >= 0) kt_set_del(need, (size_t)idx);
+  }
+}
+
 /* What kiln learned about one image target. */
 typedef struct candidate {
   int runnable;
@@ -96,6 +120,7 @@ static void examine(const kiln_target_host_t *host, const kt_arch *a,
     kiln_error_free(err);
     return;
   }
+  drop_system_only(a, &c->need);
   kiln_target_features_t lacking;
   int lacks = 0, lacks_masked = 0;
   for (size_t w = 0; w < KILN_TARGET_FEATURE_WORDS; w++) {

@@ -168,6 +168,22 @@ TEST_F(SelectTest, FailureListsWhatTheHostLacks) {
   kiln_error_free(err);
 }
 
+TEST_F(SelectTest, SystemOnlyFeaturesAreNotRequired) {
+  // An emulated or virtualized Haswell without INVPCID still runs haswell
+  // code: user space cannot execute INVPCID anyway.
+  std::string host = CpuFeatures("haswell");
+  host.erase(host.find(",+invpcid"), 9);
+  Host("haswell", host);
+  Target("generic");
+  Target("haswell");
+  EXPECT_EQ(SelectOk(), 1u);
+  // A feature user code can execute is still required.
+  host.erase(host.find(",+bmi2"), 6);
+  Host("haswell", host);
+  EXPECT_EQ(SelectOk(), 0u);
+  EXPECT_TRUE(Contains(Report(), "target 1 (haswell): host lacks bmi2")) << Report();
+}
+
 TEST_F(SelectTest, UnknownFeatureCannotBeChecked) {
   Host("haswell", CpuFeatures("haswell"));
   Target("future", "+avx2,+avx99");

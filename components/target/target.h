@@ -301,7 +301,8 @@ typedef struct kiln_target_selection kiln_target_selection_t;
 
 /* Chooses the image target to run on `host`, in order:
  *   1. drop targets needing a feature the host lacks (or a name kiln does
- *      not know, which cannot be checked);
+ *      not know, which cannot be checked); features only ring 0 can use
+ *      (x86-64 invpcid, pconfig, wbnoinvd, hreset) are not required;
  *   2. if a remaining target's CPU name equals the host's, keep only those;
  *   3. prefer larger vector registers, then more features, then the later
  *      target.
