@@ -140,7 +140,8 @@ KILN_API KILN_NODISCARD kiln_error_t *kiln_codeinst_init(kiln_codeinst_t *ci);
  * KILN_CODEINST_SPECSIG without a specptr (nothing is published then);
  * KILN_ERR_TIMEOUT when the wait for another publisher ran out (*view_out
  * then holds the last PUBLISHING snapshot).
- * Outputs are set even on failure (zeroed view, KEPT_EXISTING).
+ * Outputs are set even on failure: a NOT_COMPILED (all-zero) view and
+ * KEPT_EXISTING for an invalid argument.
  * Ownership: the instance stores the pointers; the code they point to must
  * stay mapped for as long as the instance is reachable.
  * Thread-safety: any thread, concurrently with every call but init. */
@@ -186,6 +187,14 @@ KILN_API KILN_NODISCARD kiln_error_t *kiln_codeinst_update_specptr(kiln_codeinst
 KILN_API const char *kiln_codeinst_state_name(kiln_codeinst_state_t state);
 
 #ifndef __cplusplus
+/* Branch-layout hint for the fast path below: keeps the published case on
+ * the straight-line path. Only a hint; compilers without it lose nothing. */
+#if defined(__GNUC__) || defined(__clang__)
+#define KILN_CODEINST_LIKELY_(cond) __builtin_expect(!!(cond), 1)
+#else
+#define KILN_CODEINST_LIKELY_(cond) (cond)
+#endif
+
 /* The published-read fast path, inlined into C callers (a runtime's call
  * path): returns 1 and fills *view_out when the instance is COMPILED, else
  * returns 0 without touching *view_out, and the caller takes
@@ -196,7 +205,7 @@ KILN_API const char *kiln_codeinst_state_name(kiln_codeinst_state_t state);
 static inline int kiln_codeinst_read_compiled(const kiln_codeinst_t *ci,
                                               kiln_codeinst_view_t *view_out) {
   unsigned flags = atomic_load_explicit(&ci->kiln_private_flags_, memory_order_acquire);
-  if (!(flags & KILN_CODEINST_INVOKE_MATCHES)) return 0;
+  if (!KILN_CODEINST_LIKELY_(flags & KILN_CODEINST_INVOKE_MATCHES)) return 0;
   view_out->state = KILN_CODEINST_COMPILED;
   view_out->flags = flags;
   /* Relaxed: the acquire above already orders the final invoke store. */

@@ -2,7 +2,8 @@
 // a reader pays once code is published, against the floor: one plain acquire
 // load of a pointer. Reads run in batches inside C loops
 // (codeinst_benchmark_loops.c) so the inline fast path and the baseline are
-// compiled alike; the ns_per_op counter is the cost of one read.
+// compiled alike, in two shapes (throughput and latency, see the loops'
+// header); the ns_per_op counter is the cost of one read or publication.
 //
 //   tools/bazelw run -c opt //components/codeinst:codeinst_benchmark
 //
@@ -27,35 +28,50 @@ int Entry() {
 kiln_codeinst_fn_t InvokeFn() { return reinterpret_cast<kiln_codeinst_fn_t>(&Entry<1>); }
 kiln_codeinst_fn_t SpecFn() { return reinterpret_cast<kiln_codeinst_fn_t>(&Entry<2>); }
 
+// ns_per_op: seconds per op scaled by 1e9 (a rate of ops*1e-9, inverted).
+
 void SetPerOp(benchmark::State &state, size_t ops_per_iteration) {
   state.counters["ns_per_op"] = benchmark::Counter(
       static_cast<double>(state.iterations()) * static_cast<double>(ops_per_iteration) * 1e-9,
       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
-template <uintptr_t (*Loop)(const codeinst_bench_cells_t *, size_t)>
-void BM_ReadLoop(benchmark::State &state) {
-  codeinst_bench_cells_t *cells = codeinst_bench_cells_new(InvokeFn(), SpecFn());
-  if (cells == nullptr) {
-    state.SkipWithError("could not set up a published instance");
+constexpr size_t kRingCells = 64;  // 64 x 32 bytes: stays in L1
+
+template <uintptr_t (*Loop)(const codeinst_bench_ring_t *, size_t)>
+void BM_Reads(benchmark::State &state) {
+  codeinst_bench_ring_t *ring = codeinst_bench_ring_new(kRingCells);
+  if (ring == nullptr) {
+    state.SkipWithError("could not set up published instances");
     return;
   }
-  for (auto _ : state) benchmark::DoNotOptimize(Loop(cells, kBatch));
+  for (auto _ : state) benchmark::DoNotOptimize(Loop(ring, kBatch));
   SetPerOp(state, kBatch);
-  codeinst_bench_cells_free(cells);
+  codeinst_bench_ring_free(ring);
 }
 
-// Baseline: one acquire load of a pointer.
-void BM_PlainAcquireLoad(benchmark::State &state) {
-  BM_ReadLoop<codeinst_bench_acquire_loop>(state);
+// Throughput. Baseline: one acquire load of a pointer.
+void BM_Throughput_PlainAcquireLoad(benchmark::State &state) {
+  BM_Reads<codeinst_bench_acquire_loop>(state);
 }
 // The published-read fast path, inlined (what a C runtime's call path uses).
-void BM_ReadPublishedFastPath(benchmark::State &state) {
-  BM_ReadLoop<codeinst_bench_read_fast_loop>(state);
+void BM_Throughput_ReadFastPath(benchmark::State &state) {
+  BM_Reads<codeinst_bench_read_fast_loop>(state);
 }
 // The same read through the out-of-line kiln_codeinst_read() (C++ callers).
-void BM_ReadPublishedCall(benchmark::State &state) {
-  BM_ReadLoop<codeinst_bench_read_call_loop>(state);
+void BM_Throughput_ReadCall(benchmark::State &state) {
+  BM_Reads<codeinst_bench_read_call_loop>(state);
+}
+
+// Latency: each read finds the next instance to read.
+void BM_Latency_PlainAcquireLoad(benchmark::State &state) {
+  BM_Reads<codeinst_bench_acquire_chase>(state);
+}
+void BM_Latency_ReadFastPath(benchmark::State &state) {
+  BM_Reads<codeinst_bench_read_fast_chase>(state);
+}
+void BM_Latency_ReadCall(benchmark::State &state) {
+  BM_Reads<codeinst_bench_read_call_chase>(state);
 }
 
 // One publication into a fresh instance (init + claim + three stores); the
@@ -92,9 +108,12 @@ void BM_PublishAlreadyCompiled(benchmark::State &state) {
   SetPerOp(state, 1);
 }
 
-BENCHMARK(BM_PlainAcquireLoad);
-BENCHMARK(BM_ReadPublishedFastPath);
-BENCHMARK(BM_ReadPublishedCall);
+BENCHMARK(BM_Throughput_PlainAcquireLoad);
+BENCHMARK(BM_Throughput_ReadFastPath);
+BENCHMARK(BM_Throughput_ReadCall);
+BENCHMARK(BM_Latency_PlainAcquireLoad);
+BENCHMARK(BM_Latency_ReadFastPath);
+BENCHMARK(BM_Latency_ReadCall);
 BENCHMARK(BM_PublishSpecialized);
 BENCHMARK(BM_PublishAlreadyCompiled);
 

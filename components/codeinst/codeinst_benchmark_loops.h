@@ -3,6 +3,13 @@
  * codeinst_benchmark.cc, written in C so the published-read fast path
  * (kiln_codeinst_read_compiled, inline and C-only) and the baseline, a plain
  * acquire load of a pointer, are compiled the same way side by side.
+ *
+ * Two shapes of loop, because "cost of a read" has two meanings:
+ *   throughput  independent reads of one published instance, back to back
+ *               (how many reads a core retires per ns);
+ *   latency     a chain where each read yields the pointer the next read
+ *               goes through (how long until the pointer a call needs is
+ *               known, which is what a call site waits for).
  */
 #ifndef KILN_CODEINST_BENCHMARK_LOOPS_H
 #define KILN_CODEINST_BENCHMARK_LOOPS_H
@@ -14,22 +21,24 @@
 
 KILN_BEGIN_DECLS
 
-/* A published instance and an atomic pointer holding the same invoke. */
-typedef struct codeinst_bench_cells codeinst_bench_cells_t;
+/* A ring of cells, each holding an atomic pointer and a published instance
+ * whose invoke and specptr both point at the next cell (never called: the
+ * "code pointers" only drive the latency chain). */
+typedef struct codeinst_bench_ring codeinst_bench_ring_t;
 
-/* NULL when out of memory. Release with codeinst_bench_cells_free(). */
-codeinst_bench_cells_t *codeinst_bench_cells_new(kiln_codeinst_fn_t invoke,
-                                                 kiln_codeinst_fn_t specptr);
-void codeinst_bench_cells_free(codeinst_bench_cells_t *cells);
+/* NULL when out of memory. Release with codeinst_bench_ring_free(). */
+codeinst_bench_ring_t *codeinst_bench_ring_new(size_t cells);
+void codeinst_bench_ring_free(codeinst_bench_ring_t *ring);
 
-/* n acquire loads of the pointer; returns a sum so nothing is dropped. */
-uintptr_t codeinst_bench_acquire_loop(const codeinst_bench_cells_t *cells, size_t n);
+/* Throughput: n reads of the first cell; returns a sum of what was read. */
+uintptr_t codeinst_bench_acquire_loop(const codeinst_bench_ring_t *ring, size_t n);
+uintptr_t codeinst_bench_read_fast_loop(const codeinst_bench_ring_t *ring, size_t n);
+uintptr_t codeinst_bench_read_call_loop(const codeinst_bench_ring_t *ring, size_t n);
 
-/* n inline fast-path reads of the published instance. */
-uintptr_t codeinst_bench_read_fast_loop(const codeinst_bench_cells_t *cells, size_t n);
-
-/* n calls of the out-of-line kiln_codeinst_read(). */
-uintptr_t codeinst_bench_read_call_loop(const codeinst_bench_cells_t *cells, size_t n);
+/* Latency: n dependent reads around the ring; returns where it stopped. */
+uintptr_t codeinst_bench_acquire_chase(const codeinst_bench_ring_t *ring, size_t n);
+uintptr_t codeinst_bench_read_fast_chase(const codeinst_bench_ring_t *ring, size_t n);
+uintptr_t codeinst_bench_read_call_chase(const codeinst_bench_ring_t *ring, size_t n);
 
 KILN_END_DECLS
 

@@ -29,6 +29,7 @@ constexpr int kWriters = 4;
 constexpr int kReaders = 4;
 constexpr int kInstances = 512;
 constexpr int kMinRounds = 12;
+constexpr int kStates = 4;  // kiln_codeinst_state_t values
 constexpr long kMinTotalReads = 1000000;
 // Reads each reader does per round at least, so the total is reached in
 // about kMinRounds rounds without the writers' pace mattering.
@@ -94,18 +95,26 @@ class Round {
     }
   }
 
-  long Run() {
+  // Returns the reads done, by state observed (kiln_codeinst_state_t order).
+  std::vector<long> Run() {
     std::vector<std::thread> threads;
-    std::atomic<long> reads{0};
     for (int w = 0; w < kWriters; ++w) threads.emplace_back([this, w] { Write(w); });
-    for (int r = 0; r < kReaders; ++r) threads.emplace_back([this, r, &reads] { reads += Read(r); });
+    std::vector<std::vector<long>> by_state(kReaders);
+    for (int r = 0; r < kReaders; ++r) {
+      threads.emplace_back([this, r, &by_state] { by_state[r] = Read(r); });
+    }
     go_.store(true);
     for (auto &t : threads) t.join();
     CheckFinal();
-    return reads.load();
+    std::vector<long> total(kStates, 0);
+    for (const auto &counts : by_state) {
+      for (int s = 0; s < kStates; ++s) total[s] += counts[s];
+    }
+    return total;
   }
 
   long failures() const { return failures_.load(); }
+  bool lockstep() const { return round_ % 2 == 1; }
   std::string first_failure() {
     std::lock_guard<std::mutex> lock(mu_);
     return first_failure_;
@@ -176,11 +185,14 @@ class Round {
 
   void Write(int w) {
     while (!go_.load(std::memory_order_acquire)) std::this_thread::yield();
-    // Each writer walks the instances in its own order so races move around.
-    int stride = 2 * w + 1;  // odd, hence coprime to kInstances (a power of 2)
-    int offset = (round_ * 131 + w * 37) % kInstances;
+    // Scattered rounds: each writer walks the instances in its own order,
+    // so races move around. Lockstep rounds: all walk the same order and
+    // fight over the same instance, and readers chase that frontier.
+    int stride = lockstep() ? 1 : 2 * w + 1;  // odd: coprime to kInstances
+    int offset = lockstep() ? round_ * 131 % kInstances : (round_ * 131 + w * 37) % kInstances;
     for (int j = 0; j < kInstances; ++j) {
       int i = (offset + j * stride) % kInstances;
+      if (w == 0) frontier_.store(i, std::memory_order_relaxed);
       // The "code bytes": written plainly, before the pointer is published.
       payload_[i * kWriters + w] = PayloadValue(round_, i, w);
       bool specialized = PublishesSpecialized(i, w);
@@ -211,42 +223,56 @@ class Round {
     writers_done_.fetch_add(1, std::memory_order_release);
   }
 
-  long Read(int r) {
+  std::vector<long> Read(int r) {
     while (!go_.load(std::memory_order_acquire)) std::this_thread::yield();
     std::vector<int> seen(kInstances, 0);
     std::vector<kiln_codeinst_fn_t> compiled(kInstances, nullptr);
+    std::vector<long> by_state(kStates, 0);
     long reads = 0;
+    auto read_one = [&](int i, int mode) {
+      kiln_codeinst_view_t v;
+      kiln_error_t *err = nullptr;
+      switch (mode % 3) {
+        case 0:
+          err = kiln_codeinst_try_read(&cis_[i], &v);
+          break;
+        case 1:
+          err = kiln_codeinst_read(&cis_[i], KILN_CODEINST_WAIT_FOREVER, &v);
+          if (err == nullptr && v.state == KILN_CODEINST_PUBLISHING) {
+            Fail("read returned publishing", i, v);
+          }
+          break;
+        default:
+          if (!codeinst_test_read_compiled(&cis_[i], &v)) {
+            err = kiln_codeinst_read(&cis_[i], KILN_CODEINST_WAIT_FOREVER, &v);
+          }
+          break;
+      }
+      if (err != nullptr) {
+        Fail(kiln_error_message(err), i, v);
+        kiln_error_free(err);
+        return;
+      }
+      Check(i, v, &seen[i], &compiled[i]);
+      ++by_state[v.state % kStates];
+      ++reads;
+    };
+    if (lockstep()) {
+      // Chase the writers: read the instance they publish right now (and
+      // the next), mostly without waiting, to land inside publications.
+      for (int k = 0; writers_done_.load(std::memory_order_acquire) < kWriters; ++k) {
+        int i = frontier_.load(std::memory_order_relaxed);
+        read_one(i, k % 4 == 3 ? 1 : 0);
+        read_one((i + 1) % kInstances, r + k);
+      }
+    }
     for (int pass = 0;; ++pass) {
       bool writers_done = writers_done_.load(std::memory_order_acquire) == kWriters;
-      for (int i = 0; i < kInstances; ++i) {
-        kiln_codeinst_view_t v;
-        kiln_error_t *err = nullptr;
-        switch ((pass + i + r) % 3) {
-          case 0:
-            err = kiln_codeinst_try_read(&cis_[i], &v);
-            break;
-          case 1:
-            err = kiln_codeinst_read(&cis_[i], KILN_CODEINST_WAIT_FOREVER, &v);
-            if (err == nullptr && v.state == KILN_CODEINST_PUBLISHING) Fail("read returned publishing", i, v);
-            break;
-          default:
-            if (!codeinst_test_read_compiled(&cis_[i], &v)) {
-              err = kiln_codeinst_read(&cis_[i], KILN_CODEINST_WAIT_FOREVER, &v);
-            }
-            break;
-        }
-        if (err != nullptr) {
-          Fail(kiln_error_message(err), i, v);
-          kiln_error_free(err);
-          continue;
-        }
-        Check(i, v, &seen[i], &compiled[i]);
-        ++reads;
-      }
+      for (int i = 0; i < kInstances; ++i) read_one(i, pass + i + r);
       // One full pass after every writer finished, and the quota met.
       if (writers_done && reads >= kReaderQuotaPerRound) break;
     }
-    return reads;
+    return by_state;
   }
 
   // After the round: every instance compiled by exactly one winner, whose
@@ -272,6 +298,7 @@ class Round {
   std::vector<std::atomic<int>> winner_;
   std::atomic<bool> go_{false};
   std::atomic<int> writers_done_{0};
+  std::atomic<int> frontier_{0};  // instance writer 0 is publishing (lockstep)
   std::atomic<long> failures_{0};
   std::mutex mu_;
   std::string first_failure_;
@@ -279,16 +306,25 @@ class Round {
 
 TEST(CodeinstStressTest, RacingWritersAndReadersOnlyEverSeeValidStates) {
   long total_reads = 0;
+  std::vector<long> by_state(kStates, 0);
   int rounds = 0;
   while (rounds < kMinRounds || total_reads < kMinTotalReads) {
     Round round(rounds);
-    total_reads += round.Run();
+    std::vector<long> counts = round.Run();
     ASSERT_EQ(round.failures(), 0) << round.first_failure();
+    for (int s = 0; s < kStates; ++s) {
+      by_state[s] += counts[s];
+      total_reads += counts[s];
+    }
     ++rounds;
   }
   EXPECT_GE(total_reads, kMinTotalReads);
-  std::printf("codeinst stress: %d rounds, %d writers, %d readers, %d instances, %ld reads\n",
-              rounds, kWriters, kReaders, kInstances, total_reads);
+  // How often each state was met: evidence the readers ran into the races
+  // (a machine with fewer cores sees fewer transient states).
+  std::printf("codeinst stress: %d rounds, %d writers, %d readers, %d instances, %ld reads "
+              "(not-compiled %ld, unspecialized %ld, publishing %ld, compiled %ld)\n",
+              rounds, kWriters, kReaders, kInstances, total_reads, by_state[0], by_state[1],
+              by_state[2], by_state[3]);
 }
 
 }  // namespace
