@@ -29,6 +29,7 @@ kiln_codeinst_fn_t InvokeFn() { return reinterpret_cast<kiln_codeinst_fn_t>(&Ent
 kiln_codeinst_fn_t SpecFn() { return reinterpret_cast<kiln_codeinst_fn_t>(&Entry<2>); }
 
 // ns_per_op: seconds per op scaled by 1e9 (a rate of ops*1e-9, inverted).
+// Google Benchmark prints it with an "s" suffix; the number is nanoseconds.
 
 void SetPerOp(benchmark::State &state, size_t ops_per_iteration) {
   state.counters["ns_per_op"] = benchmark::Counter(
