@@ -12,11 +12,14 @@
  *   - Memory
  *   - CPU targets (cpu.cc): expand a CPU name plus explicit features into the
  *     full feature set LLVM 22 enables; the host CPU as LLVM sees it.
+ *   - Function cloning (clone.cc): copy a function's body into a new
+ *     function of the same module (llvm::CloneFunctionInto).
  */
 #ifndef KILN_LLVM_C_EXT_H
 #define KILN_LLVM_C_EXT_H
 
 #include "components/base/base.h"
+#include "llvm-c/Types.h" /* LLVMValueRef: a C handle type, no C++ */
 
 KILN_BEGIN_DECLS
 
@@ -59,6 +62,21 @@ KILN_API KILN_NODISCARD kiln_error_t *kiln_llvm_cpu_resolve(const char *triple, 
  * when LLVM cannot detect anything on this host.
  * Thread-safety: any thread. */
 KILN_API KILN_NODISCARD kiln_error_t *kiln_llvm_host_cpu(char **name_out, char **features_out);
+
+/* ---- Function cloning (clone.cc) -------------------------------------- */
+
+/* Creates `name` in `fn`'s module with `fn`'s type, linkage, visibility and
+ * attributes, and copies `fn`'s body into it (a declaration stays a
+ * declaration). References to other globals in the copy are unchanged: the
+ * caller rewires them. Debug-info subprograms are duplicated, not shared.
+ * A comdat is not carried over.
+ * Ownership: the clone belongs to the module; *clone_out borrows it.
+ * Errors: KILN_ERR_INVALID_ARGUMENT for NULL arguments, a value that is not
+ * a function in a module, or a `name` already used by a global in the
+ * module. *clone_out is NULL on failure.
+ * Thread-safety: the module's context must not be used concurrently. */
+KILN_API KILN_NODISCARD kiln_error_t *kiln_llvm_function_clone(LLVMValueRef fn, const char *name,
+                                                              LLVMValueRef *clone_out);
 
 KILN_END_DECLS
 
