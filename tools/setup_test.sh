@@ -14,7 +14,7 @@ failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
 all_packages=$(sed -n '/^PACKAGES=(/,/^)/p' "$setup" | grep -oE '^  [a-z0-9.+-]+' | tr -d ' ')
-[[ $(wc -w <<<"$all_packages") -ge 13 ]] || fail "could not read PACKAGES from $setup"
+[[ $(wc -w <<<"$all_packages") -ge 14 ]] || fail "could not read PACKAGES from $setup"
 
 # make_world INSTALLED AVAILABLE LLVM_VERSION: a fresh fake machine.
 make_world() {
