@@ -141,21 +141,19 @@ static bool scan(mv_func_t *funcs, size_t i, const mv_ptrmap_t *index) {
   return true;
 }
 
-/* The widest vector registers a resolved feature set gives (x86 names;
- * other architectures compare equal, so only clone_all applies there). */
-static bool has_feature(const char *list, const char *plus_name) {
-  size_t n = strlen(plus_name);
-  for (const char *p = list; (p = strstr(p, plus_name)) != NULL; p++) {
-    if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) return true;
+/* The widest vector registers a resolved feature set gives. LLVM's tuning
+ * features are not in kiln's tables and are skipped. Where the architecture
+ * has no table every target gives 0, so targets compare equal and only
+ * clone_all applies. */
+static unsigned vector_bits(kiln_target_arch_t arch, const char *features) {
+  kiln_target_features_t set;
+  kiln_error_t *err = kiln_target_features_parse(arch, features != NULL ? features : "",
+                                                 KILN_TARGET_FEATURES_IGNORE_UNKNOWN, &set);
+  if (err != NULL) {
+    kiln_error_free(err);
+    return 0;
   }
-  return false;
-}
-
-static unsigned vector_bits(const char *features) {
-  if (features == NULL) return 128;
-  if (has_feature(features, "+avx512f")) return 512;
-  if (has_feature(features, "+avx")) return 256;
-  return 128;
+  return kiln_target_features_vector_bits(arch, &set);
 }
 
 static const unsigned kHeuristics =
@@ -269,7 +267,7 @@ kiln_error_t *kiln_multiversion_annotate(LLVMModuleRef module, const char *targe
     char *cpu = NULL, *features = NULL;
     err = mv_resolve(&t, triple, k, &cpu, &features);
     if (err != NULL) goto out;
-    bits[k] = vector_bits(features);
+    bits[k] = vector_bits(t.arch, features);
     kiln_llvm_string_free(cpu);
     kiln_llvm_string_free(features);
   }

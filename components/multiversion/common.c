@@ -21,28 +21,21 @@ char *mv_module_triple(LLVMModuleRef module) {
   return LLVMGetDefaultTargetTriple();
 }
 
-/* The architecture is the triple's first component ("x86_64-..."). */
+/* The module's architecture; kiln_target_arch_from_name takes whole
+ * triples ("x86_64-unknown-linux-gnu"). */
 static kiln_target_arch_t arch_of(LLVMModuleRef module) {
   char *triple = mv_module_triple(module);
-  char arch[32];
-  size_t n = strcspn(triple, "-");
-  if (n >= sizeof(arch)) n = sizeof(arch) - 1;
-  memcpy(arch, triple, n);
-  arch[n] = '\0';
-  LLVMDisposeMessage(triple);
   kiln_target_arch_t out = KILN_TARGET_ARCH_UNKNOWN;
-  kiln_error_t *err = kiln_target_arch_from_name(arch, &out);
-  if (err != NULL) {
-    kiln_error_free(err);
-    return KILN_TARGET_ARCH_UNKNOWN;
-  }
+  kiln_error_free(kiln_target_arch_from_name(triple, &out)); /* unknown: names unchecked */
+  LLVMDisposeMessage(triple);
   return out;
 }
 
 kiln_error_t *mv_targets_parse(LLVMModuleRef module, const char *text, mv_targets_t *out) {
   memset(out, 0, sizeof(*out));
   kiln_target_list_t *list = NULL;
-  kiln_error_t *err = kiln_target_list_parse(arch_of(module), text, &list);
+  kiln_target_arch_t arch = arch_of(module);
+  kiln_error_t *err = kiln_target_list_parse(arch, text, &list);
   if (err != NULL) return kiln_error_prefix(err, "multiversion: target string '%s'", text);
   size_t n = kiln_target_list_count(list);
   if (n > KILN_MULTIVERSION_MAX_TARGETS) {
@@ -52,6 +45,7 @@ kiln_error_t *mv_targets_parse(LLVMModuleRef module, const char *text, mv_target
                           KILN_MULTIVERSION_MAX_TARGETS);
   }
   out->list = list;
+  out->arch = arch;
   out->count = n;
   for (size_t k = 0; k < n; k++) {
     out->base[k] = kiln_target_list_base(list, k);

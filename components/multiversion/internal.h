@@ -32,6 +32,7 @@
 /* The targets a module was annotated with. */
 typedef struct mv_targets {
   kiln_target_list_t *list;
+  kiln_target_arch_t arch; /* the module's, from its triple */
   size_t count;
   size_t base[KILN_MULTIVERSION_MAX_TARGETS];
   unsigned flags[KILN_MULTIVERSION_MAX_TARGETS];
