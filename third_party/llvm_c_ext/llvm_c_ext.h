@@ -78,6 +78,40 @@ KILN_API KILN_NODISCARD kiln_error_t *kiln_llvm_host_cpu(char **name_out, char *
 KILN_API KILN_NODISCARD kiln_error_t *kiln_llvm_function_clone(LLVMValueRef fn, const char *name,
                                                               LLVMValueRef *clone_out);
 
+/* ---- Archives (archive.cc) -------------------------------------------- */
+
+/* One member of a static archive: its file name (no '/') and its bytes.
+ * Borrowed: the writer copies nothing it keeps. */
+typedef struct kiln_llvm_archive_member {
+  const char *name;
+  const void *data;
+  size_t size;
+} kiln_llvm_archive_member_t;
+
+/* Writes a GNU-format archive with a symbol table (of the members that are
+ * object or bitcode files), deterministic (zero timestamps, uid/gid 0, mode
+ * 0644 in every member header), members in the given order, to `path`
+ * atomically: a temporary file beside it, then rename. On failure `path` is
+ * untouched and no temporary file remains.
+ * Errors: KILN_ERR_INVALID_ARGUMENT for a NULL/empty path, NULL members with
+ * count > 0, or a member without a name or with '/' in it; KILN_ERR_FORMAT
+ * when a member looks like an object but its symbols cannot be read (the
+ * message names it); KILN_ERR_IO when the file cannot be written (the
+ * message names `path`).
+ * Thread-safety: any thread; concurrent writes to the same path race for the
+ * rename (one of them wins whole). */
+KILN_API KILN_NODISCARD kiln_error_t *kiln_llvm_archive_write(
+    const char *path, const kiln_llvm_archive_member_t *members, size_t count);
+
+/* kiln_llvm_archive_write() into memory: the same bytes.
+ * Ownership: *data_out is owned by the caller and released with free();
+ * *data_out is NULL and *size_out 0 on failure.
+ * Errors: as kiln_llvm_archive_write (no IO), plus KILN_ERR_INVALID_ARGUMENT
+ * for NULL outputs and KILN_ERR_OUT_OF_MEMORY.
+ * Thread-safety: any thread. */
+KILN_API KILN_NODISCARD kiln_error_t *kiln_llvm_archive_write_memory(
+    const kiln_llvm_archive_member_t *members, size_t count, void **data_out, size_t *size_out);
+
 KILN_END_DECLS
 
 #endif /* KILN_LLVM_C_EXT_H */
