@@ -1,0 +1,928 @@
+/*
+ * components/image_format/read.c — kiln_image_format_open: validates a blob
+ * completely, then hands out a view whose accessors are O(1) (binary search
+ * for the finds) and cannot read out of bounds.
+ *
+ * Validation runs in the order a corrupt input is most cheaply and most
+ * usefully diagnosed: header (magic, version, declared size), checksum,
+ * section table (ids, entry sizes, alignment, bounds, overlap), then each
+ * section in id order, so that when a section is checked every section it
+ * refers to is already known to be sound. The view keeps only pointers and
+ * counts into the blob; the two bitmaps the "exactly once" rules need are
+ * freed before open returns. Every message starts with the caller's `name`
+ * and "image metadata:", then names the section, the entry and the field.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "components/image_format/internal.h"
+
+struct kiln_image_format {
+  const uint8_t *blob;
+  uint64_t size;
+  uint64_t checksum;
+  uint8_t *owned; /* aligned private copy when the caller's buffer was misaligned */
+
+  const char *strings;
+  uint64_t strings_size;
+  const char *producer;
+  const char *triple;
+  const char *name;
+  kiln_image_format_kind_t kind;
+  uint64_t base_checksum;
+  uint32_t pointer_count;
+
+  const uint8_t *options;
+  size_t option_count;
+  const uint8_t *targets;
+  size_t target_count;
+  const uint8_t *functions;
+  size_t function_count;
+  const uint8_t *globals;
+  size_t global_count;
+  const uint8_t *shards;
+  size_t shard_count;
+  const uint8_t *shard_tables;
+  const uint32_t *indices;
+  size_t index_count;
+  const uint8_t *methods;
+  size_t method_count;
+  const uint32_t *calls;
+  size_t call_count;
+  const uint8_t *deps;
+  size_t dep_count;
+  const uint8_t *bitcode;
+  uint64_t bitcode_size;
+};
+
+/* ---- Errors -------------------------------------------------------------- */
+
+static kiln_error_t *fail(kiln_error_code_t code, const char *name, const char *fmt, ...)
+    KILN_PRINTF(3, 4);
+
+static kiln_error_t *fail(kiln_error_code_t code, const char *name, const char *fmt, ...) {
+  char msg[640];
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, args);
+  va_end(args);
+  return kiln_error_new(code, "%s: image metadata: %s", name, msg);
+}
+
+#define FAIL(...) fail(KILN_ERR_FORMAT, name, __VA_ARGS__)
+
+/* ---- Header -------------------------------------------------------------- */
+
+static kiln_error_t *check_header(const uint8_t *data, size_t size, const char *name,
+                                  uint64_t *total_out, uint64_t *checksum_out) {
+  *total_out = 0;
+  *checksum_out = 0;
+  if (size == 0) {
+    return FAIL("truncated: the buffer is empty, a kiln image header needs %d bytes",
+                KILN_IMAGE_FORMAT_HEADER_SIZE);
+  }
+  size_t magic_len = size < KILN_IMAGE_FORMAT_MAGIC_SIZE ? size : KILN_IMAGE_FORMAT_MAGIC_SIZE;
+  if (memcmp(data, KILN_IMAGE_FORMAT_MAGIC, magic_len) != 0) {
+    return FAIL("not a kiln image (bad magic)");
+  }
+  if (size < KILN_IMAGE_FORMAT_HEADER_SIZE) {
+    return FAIL("truncated: buffer has %zu bytes, the header needs %d", size,
+                KILN_IMAGE_FORMAT_HEADER_SIZE);
+  }
+  uint32_t version = kif_get32(data + KIF_H_VERSION);
+  if (version != KILN_IMAGE_FORMAT_VERSION) {
+    return fail(KILN_ERR_VERSION_MISMATCH, name,
+                "format version %u, but this reader accepts only version %u", version,
+                KILN_IMAGE_FORMAT_VERSION);
+  }
+  uint64_t total = kif_get64(data + KIF_H_TOTAL_SIZE);
+  if (total < KILN_IMAGE_FORMAT_HEADER_SIZE || total % 8 != 0) {
+    return FAIL("header: total size %llu is not a multiple of 8 of at least %d bytes",
+                (unsigned long long)total, KILN_IMAGE_FORMAT_HEADER_SIZE);
+  }
+  *total_out = total;
+  *checksum_out = kif_get64(data + KIF_H_CHECKSUM);
+  return NULL;
+}
+
+kiln_error_t *kiln_image_format_peek(const void *data, size_t size, const char *name,
+                                     uint64_t *blob_size_out, uint64_t *checksum_out) {
+  uint64_t total = 0, checksum = 0;
+  kiln_error_t *err = NULL;
+  if (name == NULL) name = "<image>";
+  if (data == NULL && size > 0) {
+    err = kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "%s: image metadata: data is NULL", name);
+  } else {
+    err = check_header(data, size, name, &total, &checksum);
+  }
+  if (blob_size_out != NULL) *blob_size_out = err ? 0 : total;
+  if (checksum_out != NULL) *checksum_out = err ? 0 : checksum;
+  if (err == NULL && (blob_size_out == NULL || checksum_out == NULL)) {
+    err = kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "%s: image metadata: NULL output", name);
+  }
+  return err;
+}
+
+/* ---- Structure ----------------------------------------------------------- */
+
+typedef struct section {
+  uint64_t offset;
+  uint64_t size;
+  uint64_t count; /* size / entry size */
+} section;
+
+/* A string reference: any offset inside the string table is NUL-terminated
+ * inside it, because the table's last byte is checked to be NUL. */
+static kiln_error_t *get_string(const kiln_image_format_t *v, const char *name, const char *where,
+                                size_t entry, const char *field, uint32_t off, const char **out) {
+  if (off >= v->strings_size) {
+    return FAIL("%s section: entry %zu: %s string offset %u outside the string table (%llu bytes)",
+                where, entry, field, off, (unsigned long long)v->strings_size);
+  }
+  *out = v->strings + off;
+  return NULL;
+}
+
+/* Names, keys: strictly ascending by strcmp. */
+static kiln_error_t *check_sorted(const char *name, const char *where, size_t entry,
+                                  const char *field, const char *prev, const char *cur) {
+  if (prev != NULL && strcmp(prev, cur) >= 0) {
+    return FAIL("%s section: entry %zu: %s '%.80s' is not after '%.80s' (must be strictly "
+                "ascending)",
+                where, entry, field, cur, prev);
+  }
+  return NULL;
+}
+
+static kiln_error_t *check_section_table(const uint8_t *b, uint64_t total, const char *name,
+                                         section sec[KIF_SECTION_COUNT + 1]) {
+  if (kif_get32(b + KIF_H_HEADER_SIZE) != KILN_IMAGE_FORMAT_HEADER_SIZE) {
+    return FAIL("header: header size %u, expected %d", kif_get32(b + KIF_H_HEADER_SIZE),
+                KILN_IMAGE_FORMAT_HEADER_SIZE);
+  }
+  if (kif_get32(b + KIF_H_FLAGS) != 0) {
+    return FAIL("header: unknown flags 0x%x", kif_get32(b + KIF_H_FLAGS));
+  }
+  for (int i = KIF_H_RESERVED; i < KILN_IMAGE_FORMAT_HEADER_SIZE; i++) {
+    if (b[i] != 0) return FAIL("header: reserved byte %d is not zero", i);
+  }
+  uint32_t count = kif_get32(b + KIF_H_SECTION_COUNT);
+  if (count != KIF_SECTION_COUNT) {
+    return FAIL("header: %u sections, version %u has %d", count, KILN_IMAGE_FORMAT_VERSION,
+                KIF_SECTION_COUNT);
+  }
+  uint64_t table = kif_get64(b + KIF_H_SECTION_TABLE);
+  uint64_t table_size = (uint64_t)KIF_SECTION_COUNT * KIF_SECTION_ENTRY_SIZE;
+  if (table % 8 != 0 || table < KILN_IMAGE_FORMAT_HEADER_SIZE || table > total ||
+      total - table < table_size) {
+    return FAIL("header: section table at offset %llu (%llu bytes) is not 8-byte aligned "
+                "inside the blob (%llu bytes) after the header",
+                (unsigned long long)table, (unsigned long long)table_size,
+                (unsigned long long)total);
+  }
+  for (int i = 0; i < KIF_SECTION_COUNT; i++) {
+    const uint8_t *e = b + table + (uint64_t)i * KIF_SECTION_ENTRY_SIZE;
+    uint32_t id = kif_get32(e);
+    int want = i + 1;
+    if (id != (uint32_t)want) {
+      return FAIL("section table: entry %d: id %u, expected %d (%s)", i, id, want,
+                  kKifSectionName[want]);
+    }
+    uint32_t esize = kif_get32(e + 4);
+    if (esize != kKifEntrySize[want]) {
+      return FAIL("section table: %s section: entry size %u, expected %u", kKifSectionName[want],
+                  esize, kKifEntrySize[want]);
+    }
+    uint64_t off = kif_get64(e + 8), size = kif_get64(e + 16);
+    if (off % 8 != 0) {
+      return FAIL("section table: %s section: offset %llu is not 8-byte aligned",
+                  kKifSectionName[want], (unsigned long long)off);
+    }
+    if (off > total || size > total - off) {
+      return FAIL("section table: %s section: bytes [%llu, +%llu) outside the blob (%llu bytes)",
+                  kKifSectionName[want], (unsigned long long)off, (unsigned long long)size,
+                  (unsigned long long)total);
+    }
+    if (size % esize != 0) {
+      return FAIL("section table: %s section: size %llu is not a multiple of its entry size %u",
+                  kKifSectionName[want], (unsigned long long)size, esize);
+    }
+    sec[want].offset = off;
+    sec[want].size = size;
+    sec[want].count = size / esize;
+  }
+  /* No section overlaps the header, the section table or another section. */
+  for (int i = 1; i <= KIF_SECTION_COUNT; i++) {
+    if (sec[i].size == 0) continue;
+    uint64_t lo = sec[i].offset, hi = sec[i].offset + sec[i].size;
+    if (lo < KILN_IMAGE_FORMAT_HEADER_SIZE || (lo < table + table_size && table < hi)) {
+      return FAIL("section table: %s section: bytes [%llu, %llu) overlap the header or the "
+                  "section table",
+                  kKifSectionName[i], (unsigned long long)lo, (unsigned long long)hi);
+    }
+    for (int j = 1; j < i; j++) {
+      if (sec[j].size == 0) continue;
+      if (lo < sec[j].offset + sec[j].size && sec[j].offset < hi) {
+        return FAIL("section table: %s section overlaps the %s section", kKifSectionName[i],
+                    kKifSectionName[j]);
+      }
+    }
+  }
+  return NULL;
+}
+
+static kiln_error_t *check_info(kiln_image_format_t *v, const section *s, const char *name) {
+  if (s->count != 1) {
+    return FAIL("info section: %llu bytes, expected %u", (unsigned long long)s->size,
+                kKifEntrySize[KIF_SEC_INFO]);
+  }
+  const uint8_t *e = v->blob + s->offset;
+  kiln_error_t *err;
+  if ((err = get_string(v, name, "info", 0, "producer", kif_get32(e + KIF_INFO_PRODUCER),
+                        &v->producer)) ||
+      (err = get_string(v, name, "info", 0, "triple", kif_get32(e + KIF_INFO_TRIPLE),
+                        &v->triple)) ||
+      (err = get_string(v, name, "info", 0, "name", kif_get32(e + KIF_INFO_NAME), &v->name))) {
+    return err;
+  }
+  uint32_t kind = kif_get32(e + KIF_INFO_KIND);
+  if (kind != KILN_IMAGE_FORMAT_KIND_SYSTEM && kind != KILN_IMAGE_FORMAT_KIND_PACKAGE) {
+    return FAIL("info section: unknown image kind %u", kind);
+  }
+  v->kind = (kiln_image_format_kind_t)kind;
+  v->base_checksum = kif_get64(e + KIF_INFO_BASE_CHECKSUM);
+  if (kind == KILN_IMAGE_FORMAT_KIND_SYSTEM && v->base_checksum != 0) {
+    return FAIL("info section: a system image with base checksum 0x%016llx (must be 0)",
+                (unsigned long long)v->base_checksum);
+  }
+  v->pointer_count = kif_get32(e + KIF_INFO_POINTER_COUNT);
+  if (kif_get32(e + KIF_INFO_RESERVED) != 0) return FAIL("info section: reserved field not zero");
+  return NULL;
+}
+
+static kiln_error_t *check_named_table(kiln_image_format_t *v, const uint8_t *base, size_t count,
+                                       const char *where, const char *name) {
+  const char *prev = NULL;
+  for (size_t i = 0; i < count; i++) {
+    const char *s;
+    kiln_error_t *err = get_string(v, name, where, i, "name", kif_get32(base + 4 * i), &s);
+    if (err == NULL) err = check_sorted(name, where, i, "name", prev, s);
+    if (err != NULL) return err;
+    prev = s;
+  }
+  return NULL;
+}
+
+/* Pointer-array index `p` of a table with `count` entries: absent iff empty,
+ * otherwise in range and used by no other table. */
+static kiln_error_t *check_pointer(const kiln_image_format_t *v, uint8_t *used, const char *name,
+                                   size_t shard, const char *table, uint32_t count, uint32_t p) {
+  if (count == 0) {
+    if (p != KIF_NO_POINTER) {
+      return FAIL("shards section: entry %zu: empty %s table has pointer index %u (must be "
+                  "0xffffffff)",
+                  shard, table, p);
+    }
+    return NULL;
+  }
+  if (p >= v->pointer_count) {
+    return FAIL("shards section: entry %zu: %s table pointer index %u out of range (%u "
+                "pointers)",
+                shard, table, p, v->pointer_count);
+  }
+  if (used[p]) {
+    return FAIL("shards section: entry %zu: %s table pointer index %u used twice", shard, table,
+                p);
+  }
+  used[p] = 1;
+  return NULL;
+}
+
+/* One index list of a shard: it must start where the previous list ended
+ * (lists tile the shard indices section in order), fit, and its entries must
+ * be below `limit`, strictly ascending when `ascending`. */
+static kiln_error_t *check_list(const kiln_image_format_t *v, const char *name, size_t shard,
+                                const char *what, uint32_t count, uint32_t offset,
+                                uint64_t *cursor, uint64_t limit, const char *limit_what,
+                                int ascending) {
+  if (offset != *cursor) {
+    return FAIL("shards section: entry %zu: %s list at index %u, expected %llu (lists are "
+                "stored back to back)",
+                shard, what, offset, (unsigned long long)*cursor);
+  }
+  if (count > v->index_count - offset) {
+    return FAIL("shards section: entry %zu: %s list [%u, +%u) outside the shard indices "
+                "section (%zu entries)",
+                shard, what, offset, count, v->index_count);
+  }
+  const uint32_t *list = v->indices + offset;
+  for (uint32_t i = 0; i < count; i++) {
+    if (list[i] >= limit) {
+      return FAIL("shards section: entry %zu: %s %u: %u out of range (%llu %s)", shard, what, i,
+                  list[i], (unsigned long long)limit, limit_what);
+    }
+    if (ascending && i > 0 && list[i] <= list[i - 1]) {
+      return FAIL("shards section: entry %zu: %s %u: %u is not after %u (must be strictly "
+                  "ascending)",
+                  shard, what, i, list[i], list[i - 1]);
+    }
+  }
+  *cursor += count;
+  return NULL;
+}
+
+static kiln_error_t *check_shards(kiln_image_format_t *v, const section *shd,
+                                  const section *stb, const char *name) {
+  uint64_t tables = (uint64_t)v->shard_count * v->target_count;
+  if (stb->count != tables) {
+    return FAIL("shard tables section: %llu entries, expected %zu shards x %zu targets",
+                (unsigned long long)stb->count, v->shard_count, v->target_count);
+  }
+  /* At most one pointer per table: bounds the bitmap below by the blob. */
+  uint64_t max_pointers = (uint64_t)v->shard_count * (v->target_count + 2);
+  if (v->pointer_count > max_pointers) {
+    return FAIL("info section: pointer count %u exceeds the %llu per-shard tables", v->pointer_count,
+                (unsigned long long)max_pointers);
+  }
+  kiln_error_t *err = NULL;
+  uint8_t *used_ptr = calloc((size_t)v->pointer_count + 1, 1);
+  uint8_t *used_fn = calloc(v->function_count + 1, 1);
+  uint8_t *used_gl = calloc(v->global_count + 1, 1);
+  if (used_ptr == NULL || used_fn == NULL || used_gl == NULL) {
+    err = kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: image metadata: out of memory", name);
+    goto out;
+  }
+  uint64_t cursor = 0;
+  for (size_t s = 0; s < v->shard_count && err == NULL; s++) {
+    const uint8_t *e = v->shards + s * kKifEntrySize[KIF_SEC_SHARDS];
+    const uint8_t *t0 = v->shard_tables + s * v->target_count * kKifEntrySize[KIF_SEC_SHARD_TABLES];
+    uint32_t nfn = kif_get32(t0 + KIF_STB_COUNT);
+    char what[48];
+    for (size_t k = 0; k < v->target_count && err == NULL; k++) {
+      const uint8_t *t = t0 + k * kKifEntrySize[KIF_SEC_SHARD_TABLES];
+      uint32_t count = kif_get32(t + KIF_STB_COUNT);
+      if (k == 0) {
+        err = check_list(v, name, s, "function", count, kif_get32(t + KIF_STB_OFFSET), &cursor,
+                         v->function_count, "functions", 1);
+        for (uint32_t i = 0; err == NULL && i < count; i++) {
+          uint32_t f = v->indices[kif_get32(t + KIF_STB_OFFSET) + i];
+          if (used_fn[f]) {
+            err = FAIL("shards section: entry %zu: function %u is already in another shard", s, f);
+          }
+          used_fn[f] = 1;
+        }
+      } else {
+        snprintf(what, sizeof(what), "target %zu override", k);
+        err = check_list(v, name, s, what, count, kif_get32(t + KIF_STB_OFFSET), &cursor, nfn,
+                         "shard functions", 1);
+      }
+      if (err == NULL && kif_get32(t + KIF_STB_RESERVED) != 0) {
+        err = FAIL("shards section: entry %zu: target %zu table: reserved field not zero", s, k);
+      }
+      if (err == NULL) {
+        snprintf(what, sizeof(what), "target %zu function", k);
+        err = check_pointer(v, used_ptr, name, s, what, count, kif_get32(t + KIF_STB_POINTER));
+      }
+    }
+    if (err != NULL) break;
+    uint32_t nslot = kif_get32(e + KIF_SHD_SLOT_COUNT), ngl = kif_get32(e + KIF_SHD_GLOBAL_COUNT);
+    err = check_list(v, name, s, "slot", nslot, kif_get32(e + KIF_SHD_SLOT_OFFSET), &cursor,
+                     v->function_count, "functions", 0);
+    if (err == NULL) {
+      err = check_list(v, name, s, "global", ngl, kif_get32(e + KIF_SHD_GLOBAL_OFFSET), &cursor,
+                       v->global_count, "globals", 1);
+    }
+    for (uint32_t i = 0; err == NULL && i < ngl; i++) {
+      uint32_t g = v->indices[kif_get32(e + KIF_SHD_GLOBAL_OFFSET) + i];
+      if (used_gl[g]) {
+        err = FAIL("shards section: entry %zu: global %u is already in another shard", s, g);
+      }
+      used_gl[g] = 1;
+    }
+    if (err == NULL) {
+      err = check_pointer(v, used_ptr, name, s, "slots", nslot, kif_get32(e + KIF_SHD_SLOTS_POINTER));
+    }
+    if (err == NULL) {
+      err = check_pointer(v, used_ptr, name, s, "globals", ngl,
+                          kif_get32(e + KIF_SHD_GLOBALS_POINTER));
+    }
+  }
+  if (err != NULL) goto out;
+  if (cursor != v->index_count) {
+    err = FAIL("shard indices section: %zu entries, but the shards use %llu", v->index_count,
+               (unsigned long long)cursor);
+    goto out;
+  }
+  for (size_t f = 0; f < v->function_count; f++) {
+    if (!used_fn[f]) {
+      err = FAIL("functions section: entry %zu ('%.80s') is in no shard", f,
+                 kiln_image_format_function_name(v, f));
+      goto out;
+    }
+  }
+  for (size_t g = 0; g < v->global_count; g++) {
+    if (!used_gl[g]) {
+      err = FAIL("globals section: entry %zu ('%.80s') is in no shard", g,
+                 kiln_image_format_global_name(v, g));
+      goto out;
+    }
+  }
+  for (uint32_t p = 0; p < v->pointer_count; p++) {
+    if (!used_ptr[p]) {
+      err = FAIL("info section: pointer array entry %u is used by no table", p);
+      goto out;
+    }
+  }
+out:
+  free(used_ptr);
+  free(used_fn);
+  free(used_gl);
+  return err;
+}
+
+static kiln_error_t *check_methods(kiln_image_format_t *v, const char *name) {
+  uint64_t call_cursor = 0, dep_cursor = 0, bc_cursor = 0;
+  const char *prev = NULL;
+  kiln_error_t *err;
+  for (size_t m = 0; m < v->method_count; m++) {
+    const uint8_t *e = v->methods + m * kKifEntrySize[KIF_SEC_METHODS];
+    const char *key;
+    if ((err = get_string(v, name, "methods", m, "key", kif_get32(e + KIF_MTH_KEY), &key)) ||
+        (err = check_sorted(name, "methods", m, "key", prev, key))) {
+      return err;
+    }
+    prev = key;
+    uint32_t f = kif_get32(e + KIF_MTH_FUNCTION);
+    if (f >= v->function_count) {
+      return FAIL("methods section: entry %zu: function index %u out of range (%zu functions)", m,
+                  f, v->function_count);
+    }
+    uint32_t flags = kif_get32(e + KIF_MTH_FLAGS);
+    if (flags & ~(uint32_t)KIF_KNOWN_METHOD_FLAGS) {
+      return FAIL("methods section: entry %zu: unknown flags 0x%x", m, flags);
+    }
+    if (kif_get32(e + KIF_MTH_RESERVED) != 0) {
+      return FAIL("methods section: entry %zu: reserved field not zero", m);
+    }
+    /* Calls. */
+    uint32_t nc = kif_get32(e + KIF_MTH_CALL_COUNT), oc = kif_get32(e + KIF_MTH_CALL_OFFSET);
+    if (oc != call_cursor || nc > v->call_count - oc) {
+      return FAIL("methods section: entry %zu: calls [%u, +%u) are not the next %u entries of "
+                  "the calls section (%zu entries, next is %llu)",
+                  m, oc, nc, nc, v->call_count, (unsigned long long)call_cursor);
+    }
+    for (uint32_t i = 0; i < nc; i++) {
+      uint32_t c = v->calls[oc + i];
+      if (c >= v->method_count) {
+        return FAIL("methods section: entry %zu: call %u: method %u out of range (%zu methods)", m,
+                    i, c, v->method_count);
+      }
+      if (i > 0 && c <= v->calls[oc + i - 1]) {
+        return FAIL("methods section: entry %zu: call %u: method %u is not after %u (must be "
+                    "strictly ascending)",
+                    m, i, c, v->calls[oc + i - 1]);
+      }
+    }
+    call_cursor += nc;
+    /* Deps. */
+    uint32_t nd = kif_get32(e + KIF_MTH_DEP_COUNT), od = kif_get32(e + KIF_MTH_DEP_OFFSET);
+    if (od != dep_cursor || nd > v->dep_count - od) {
+      return FAIL("methods section: entry %zu: deps [%u, +%u) are not the next %u entries of "
+                  "the deps section (%zu entries, next is %llu)",
+                  m, od, nd, nd, v->dep_count, (unsigned long long)dep_cursor);
+    }
+    const char *prev_dep = NULL;
+    for (uint32_t i = 0; i < nd; i++) {
+      const uint8_t *d = v->deps + (size_t)(od + i) * kKifEntrySize[KIF_SEC_DEPS];
+      const char *dk;
+      if ((err = get_string(v, name, "deps", od + i, "key", kif_get32(d + KIF_DEP_KEY), &dk)) ||
+          (err = check_sorted(name, "deps", od + i, "key", prev_dep, dk))) {
+        return err;
+      }
+      if (kif_get32(d + KIF_DEP_RESERVED) != 0) {
+        return FAIL("deps section: entry %u: reserved field not zero", od + i);
+      }
+      prev_dep = dk;
+    }
+    dep_cursor += nd;
+    /* Bitcode. */
+    uint64_t bo = kif_get64(e + KIF_MTH_BITCODE_OFFSET), bs = kif_get64(e + KIF_MTH_BITCODE_SIZE);
+    if (bs == 0) {
+      if (bo != 0) return FAIL("methods section: entry %zu: no bitcode but offset %llu", m,
+                               (unsigned long long)bo);
+    } else {
+      if (bo != bc_cursor || bo > v->bitcode_size || bs > v->bitcode_size - bo) {
+        return FAIL("methods section: entry %zu: bitcode [%llu, +%llu) is not the next payload "
+                    "of the bitcode section (%llu bytes, next at %llu)",
+                    m, (unsigned long long)bo, (unsigned long long)bs,
+                    (unsigned long long)v->bitcode_size, (unsigned long long)bc_cursor);
+      }
+      bc_cursor = kif_align8(bo + bs);
+    }
+  }
+  if (call_cursor != v->call_count) {
+    return FAIL("calls section: %zu entries, but the methods use %llu", v->call_count,
+                (unsigned long long)call_cursor);
+  }
+  if (dep_cursor != v->dep_count) {
+    return FAIL("deps section: %zu entries, but the methods use %llu", v->dep_count,
+                (unsigned long long)dep_cursor);
+  }
+  if (bc_cursor != v->bitcode_size) {
+    return FAIL("bitcode section: %llu bytes, but the methods use %llu",
+                (unsigned long long)v->bitcode_size, (unsigned long long)bc_cursor);
+  }
+  return NULL;
+}
+
+static kiln_error_t *check_structure(kiln_image_format_t *v, const char *name) {
+  section sec[KIF_SECTION_COUNT + 1];
+  memset(sec, 0, sizeof(sec));
+  kiln_error_t *err = check_section_table(v->blob, v->size, name, sec);
+  if (err != NULL) return err;
+  const uint8_t *b = v->blob;
+  /* Sizes are inside a blob that is in memory, so counts fit size_t; the
+   * 32-bit index fields are checked against them below. */
+  for (int i = 1; i <= KIF_SECTION_COUNT; i++) {
+    if (i != KIF_SEC_STRINGS && i != KIF_SEC_BITCODE && sec[i].count >= KIF_NO_POINTER) {
+      return FAIL("%s section: %llu entries, more than 32-bit indices can address",
+                  kKifSectionName[i], (unsigned long long)sec[i].count);
+    }
+  }
+  v->strings = (const char *)(b + sec[KIF_SEC_STRINGS].offset);
+  v->strings_size = sec[KIF_SEC_STRINGS].size;
+  if (v->strings_size == 0 || v->strings[v->strings_size - 1] != '\0' ||
+      v->strings_size > UINT32_MAX) {
+    return FAIL("strings section: must be 1 to 2^32-1 bytes ending in NUL (%llu bytes)",
+                (unsigned long long)v->strings_size);
+  }
+  if ((err = check_info(v, &sec[KIF_SEC_INFO], name)) != NULL) return err;
+
+  v->options = b + sec[KIF_SEC_OPTIONS].offset;
+  v->option_count = (size_t)sec[KIF_SEC_OPTIONS].count;
+  const char *prev = NULL;
+  for (size_t i = 0; i < v->option_count; i++) {
+    const uint8_t *e = v->options + i * 8;
+    const char *key, *value;
+    if ((err = get_string(v, name, "options", i, "key", kif_get32(e + KIF_OPT_KEY), &key)) ||
+        (err = get_string(v, name, "options", i, "value", kif_get32(e + KIF_OPT_VALUE), &value)) ||
+        (err = check_sorted(name, "options", i, "key", prev, key))) {
+      return err;
+    }
+    prev = key;
+  }
+
+  v->targets = b + sec[KIF_SEC_TARGETS].offset;
+  v->target_count = (size_t)sec[KIF_SEC_TARGETS].count;
+  if (v->target_count == 0) return FAIL("targets section: no targets (at least one is required)");
+  for (size_t k = 0; k < v->target_count; k++) {
+    const uint8_t *e = v->targets + k * 16;
+    const char *s;
+    if ((err = get_string(v, name, "targets", k, "cpu", kif_get32(e + KIF_TGT_CPU), &s)) ||
+        (err = get_string(v, name, "targets", k, "features", kif_get32(e + KIF_TGT_FEATURES), &s))) {
+      return err;
+    }
+    uint32_t base = kif_get32(e + KIF_TGT_BASE);
+    if (base > k) {
+      return FAIL("targets section: entry %zu: base target %u is not an earlier target", k, base);
+    }
+  }
+
+  v->functions = b + sec[KIF_SEC_FUNCTIONS].offset;
+  v->function_count = (size_t)sec[KIF_SEC_FUNCTIONS].count;
+  if ((err = check_named_table(v, v->functions, v->function_count, "functions", name))) return err;
+  v->globals = b + sec[KIF_SEC_GLOBALS].offset;
+  v->global_count = (size_t)sec[KIF_SEC_GLOBALS].count;
+  if ((err = check_named_table(v, v->globals, v->global_count, "globals", name))) return err;
+
+  v->shards = b + sec[KIF_SEC_SHARDS].offset;
+  v->shard_count = (size_t)sec[KIF_SEC_SHARDS].count;
+  v->shard_tables = b + sec[KIF_SEC_SHARD_TABLES].offset;
+  v->indices = (const uint32_t *)(const void *)(b + sec[KIF_SEC_SHARD_INDICES].offset);
+  v->index_count = (size_t)sec[KIF_SEC_SHARD_INDICES].count;
+  if ((err = check_shards(v, &sec[KIF_SEC_SHARDS], &sec[KIF_SEC_SHARD_TABLES], name))) return err;
+
+  v->methods = b + sec[KIF_SEC_METHODS].offset;
+  v->method_count = (size_t)sec[KIF_SEC_METHODS].count;
+  v->calls = (const uint32_t *)(const void *)(b + sec[KIF_SEC_CALLS].offset);
+  v->call_count = (size_t)sec[KIF_SEC_CALLS].count;
+  v->deps = b + sec[KIF_SEC_DEPS].offset;
+  v->dep_count = (size_t)sec[KIF_SEC_DEPS].count;
+  v->bitcode = b + sec[KIF_SEC_BITCODE].offset;
+  v->bitcode_size = sec[KIF_SEC_BITCODE].size;
+  return check_methods(v, name);
+}
+
+kiln_error_t *kif_open(const void *data, size_t size, const char *name, int verify_checksum,
+                       kiln_image_format_t **image_out) {
+  if (image_out == NULL) {
+    return kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "image_format_open: image_out is NULL");
+  }
+  *image_out = NULL;
+  if (name == NULL) name = "<image>";
+  if (data == NULL && size > 0) {
+    return kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "%s: image metadata: data is NULL", name);
+  }
+  uint64_t total, stored;
+  kiln_error_t *err = check_header(data, size, name, &total, &stored);
+  if (err != NULL) return err;
+  if (total > size) {
+    return FAIL("truncated: header says %llu bytes, buffer has %zu", (unsigned long long)total,
+                size);
+  }
+  kiln_image_format_t *v = calloc(1, sizeof(*v));
+  if (v == NULL) return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: out of memory", name);
+  v->blob = data;
+  v->size = total;
+  v->checksum = stored;
+  if ((uintptr_t)data % 8 != 0) {
+    /* The accessors return uint32_t arrays into the blob: keep them aligned. */
+    v->owned = malloc((size_t)total);
+    if (v->owned == NULL) {
+      free(v);
+      return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: out of memory", name);
+    }
+    memcpy(v->owned, data, (size_t)total);
+    v->blob = v->owned;
+  }
+  if (verify_checksum) {
+    uint64_t computed = kif_checksum(v->blob, total);
+    if (computed != stored) {
+      err = FAIL("checksum mismatch (stored 0x%016llx, computed 0x%016llx)",
+                 (unsigned long long)stored, (unsigned long long)computed);
+    }
+  }
+  if (err == NULL) err = check_structure(v, name);
+  if (err != NULL) {
+    kiln_image_format_close(v);
+    return err;
+  }
+  *image_out = v;
+  return NULL;
+}
+
+kiln_error_t *kiln_image_format_open(const void *data, size_t size, const char *name,
+                                     kiln_image_format_t **image_out) {
+  return kif_open(data, size, name, 1, image_out);
+}
+
+void kiln_image_format_close(kiln_image_format_t *image) {
+  if (image == NULL) return;
+  free(image->owned);
+  free(image);
+}
+
+/* ---- Accessors ----------------------------------------------------------- */
+
+uint32_t kiln_image_format_version(const kiln_image_format_t *v) {
+  return v ? KILN_IMAGE_FORMAT_VERSION : 0;
+}
+uint64_t kiln_image_format_size(const kiln_image_format_t *v) { return v ? v->size : 0; }
+uint64_t kiln_image_format_checksum(const kiln_image_format_t *v) { return v ? v->checksum : 0; }
+const char *kiln_image_format_producer(const kiln_image_format_t *v) {
+  return v ? v->producer : NULL;
+}
+const char *kiln_image_format_triple(const kiln_image_format_t *v) { return v ? v->triple : NULL; }
+const char *kiln_image_format_name(const kiln_image_format_t *v) { return v ? v->name : NULL; }
+kiln_image_format_kind_t kiln_image_format_kind(const kiln_image_format_t *v) {
+  return v ? v->kind : KILN_IMAGE_FORMAT_KIND_SYSTEM;
+}
+uint64_t kiln_image_format_base_checksum(const kiln_image_format_t *v) {
+  return v ? v->base_checksum : 0;
+}
+
+static const char *str(const kiln_image_format_t *v, const uint8_t *field) {
+  return v->strings + kif_get32(field);
+}
+
+size_t kiln_image_format_option_count(const kiln_image_format_t *v) {
+  return v ? v->option_count : 0;
+}
+const char *kiln_image_format_option_key(const kiln_image_format_t *v, size_t i) {
+  if (v == NULL || i >= v->option_count) return NULL;
+  return str(v, v->options + i * 8 + KIF_OPT_KEY);
+}
+const char *kiln_image_format_option_value(const kiln_image_format_t *v, size_t i) {
+  if (v == NULL || i >= v->option_count) return NULL;
+  return str(v, v->options + i * 8 + KIF_OPT_VALUE);
+}
+
+/* Binary search over `count` entries of `stride` bytes whose string field
+ * at `field` is strictly ascending. */
+static size_t find_sorted(const kiln_image_format_t *v, const uint8_t *base, size_t count,
+                          size_t stride, size_t field, const char *key) {
+  size_t lo = 0, hi = count;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(str(v, base + mid * stride + field), key);
+    if (c == 0) return mid;
+    if (c < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return SIZE_MAX;
+}
+
+const char *kiln_image_format_option_find(const kiln_image_format_t *v, const char *key) {
+  if (v == NULL || key == NULL) return NULL;
+  size_t i = find_sorted(v, v->options, v->option_count, 8, KIF_OPT_KEY, key);
+  return i == SIZE_MAX ? NULL : kiln_image_format_option_value(v, i);
+}
+
+size_t kiln_image_format_target_count(const kiln_image_format_t *v) {
+  return v ? v->target_count : 0;
+}
+const char *kiln_image_format_target_cpu(const kiln_image_format_t *v, size_t k) {
+  if (v == NULL || k >= v->target_count) return NULL;
+  return str(v, v->targets + k * 16 + KIF_TGT_CPU);
+}
+const char *kiln_image_format_target_features(const kiln_image_format_t *v, size_t k) {
+  if (v == NULL || k >= v->target_count) return NULL;
+  return str(v, v->targets + k * 16 + KIF_TGT_FEATURES);
+}
+uint32_t kiln_image_format_target_flags(const kiln_image_format_t *v, size_t k) {
+  if (v == NULL || k >= v->target_count) return 0;
+  return kif_get32(v->targets + k * 16 + KIF_TGT_FLAGS);
+}
+uint32_t kiln_image_format_target_base(const kiln_image_format_t *v, size_t k) {
+  if (v == NULL || k >= v->target_count) return 0;
+  return kif_get32(v->targets + k * 16 + KIF_TGT_BASE);
+}
+
+size_t kiln_image_format_function_count(const kiln_image_format_t *v) {
+  return v ? v->function_count : 0;
+}
+const char *kiln_image_format_function_name(const kiln_image_format_t *v, size_t i) {
+  if (v == NULL || i >= v->function_count) return NULL;
+  return str(v, v->functions + i * 4);
+}
+
+static kiln_error_t *find_named(const kiln_image_format_t *v, const uint8_t *base, size_t count,
+                                size_t stride, const char *what, const char *key,
+                                size_t *index_out) {
+  if (index_out != NULL) *index_out = SIZE_MAX;
+  if (v == NULL || key == NULL || index_out == NULL) {
+    return kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "image metadata: %s lookup: NULL argument",
+                          what);
+  }
+  size_t i = find_sorted(v, base, count, stride, 0, key);
+  if (i == SIZE_MAX) {
+    return kiln_error_new(KILN_ERR_NOT_FOUND, "image '%s': no %s '%s'", v->name, what, key);
+  }
+  *index_out = i;
+  return NULL;
+}
+
+kiln_error_t *kiln_image_format_function_find(const kiln_image_format_t *v, const char *name,
+                                              size_t *index_out) {
+  return find_named(v, v ? v->functions : NULL, v ? v->function_count : 0, 4, "function", name,
+                    index_out);
+}
+size_t kiln_image_format_global_count(const kiln_image_format_t *v) {
+  return v ? v->global_count : 0;
+}
+const char *kiln_image_format_global_name(const kiln_image_format_t *v, size_t i) {
+  if (v == NULL || i >= v->global_count) return NULL;
+  return str(v, v->globals + i * 4);
+}
+kiln_error_t *kiln_image_format_global_find(const kiln_image_format_t *v, const char *name,
+                                            size_t *index_out) {
+  return find_named(v, v ? v->globals : NULL, v ? v->global_count : 0, 4, "global", name,
+                    index_out);
+}
+
+size_t kiln_image_format_shard_count(const kiln_image_format_t *v) {
+  return v ? v->shard_count : 0;
+}
+
+static const uint32_t *list(const kiln_image_format_t *v, uint32_t count, uint32_t offset,
+                            size_t *count_out) {
+  if (count_out != NULL) *count_out = count;
+  return count == 0 ? NULL : v->indices + offset;
+}
+
+static const uint8_t *shard_table(const kiln_image_format_t *v, size_t s, size_t k) {
+  return v->shard_tables + (s * v->target_count + k) * 16;
+}
+
+const uint32_t *kiln_image_format_shard_functions(const kiln_image_format_t *v, size_t s,
+                                                  size_t *count_out) {
+  if (count_out != NULL) *count_out = 0;
+  if (v == NULL || s >= v->shard_count) return NULL;
+  const uint8_t *t = shard_table(v, s, 0);
+  return list(v, kif_get32(t + KIF_STB_COUNT), kif_get32(t + KIF_STB_OFFSET), count_out);
+}
+const uint32_t *kiln_image_format_shard_overrides(const kiln_image_format_t *v, size_t s,
+                                                  size_t k, size_t *count_out) {
+  if (count_out != NULL) *count_out = 0;
+  if (v == NULL || s >= v->shard_count || k == 0 || k >= v->target_count) return NULL;
+  const uint8_t *t = shard_table(v, s, k);
+  return list(v, kif_get32(t + KIF_STB_COUNT), kif_get32(t + KIF_STB_OFFSET), count_out);
+}
+const uint32_t *kiln_image_format_shard_slots(const kiln_image_format_t *v, size_t s,
+                                              size_t *count_out) {
+  if (count_out != NULL) *count_out = 0;
+  if (v == NULL || s >= v->shard_count) return NULL;
+  const uint8_t *e = v->shards + s * 24;
+  return list(v, kif_get32(e + KIF_SHD_SLOT_COUNT), kif_get32(e + KIF_SHD_SLOT_OFFSET),
+              count_out);
+}
+const uint32_t *kiln_image_format_shard_globals(const kiln_image_format_t *v, size_t s,
+                                                size_t *count_out) {
+  if (count_out != NULL) *count_out = 0;
+  if (v == NULL || s >= v->shard_count) return NULL;
+  const uint8_t *e = v->shards + s * 24;
+  return list(v, kif_get32(e + KIF_SHD_GLOBAL_COUNT), kif_get32(e + KIF_SHD_GLOBAL_OFFSET),
+              count_out);
+}
+size_t kiln_image_format_shard_pointer(const kiln_image_format_t *v, size_t s,
+                                       kiln_image_format_table_kind_t kind, size_t target) {
+  if (v == NULL || s >= v->shard_count) return SIZE_MAX;
+  uint32_t p = KIF_NO_POINTER;
+  switch (kind) {
+    case KILN_IMAGE_FORMAT_TABLE_FUNCTIONS:
+      if (target < v->target_count) p = kif_get32(shard_table(v, s, target) + KIF_STB_POINTER);
+      break;
+    case KILN_IMAGE_FORMAT_TABLE_SLOTS:
+      p = kif_get32(v->shards + s * 24 + KIF_SHD_SLOTS_POINTER);
+      break;
+    case KILN_IMAGE_FORMAT_TABLE_GLOBALS:
+      p = kif_get32(v->shards + s * 24 + KIF_SHD_GLOBALS_POINTER);
+      break;
+  }
+  return p == KIF_NO_POINTER ? SIZE_MAX : (size_t)p;
+}
+size_t kiln_image_format_pointer_count(const kiln_image_format_t *v) {
+  return v ? v->pointer_count : 0;
+}
+uint64_t kiln_image_format_pointer_offset(const kiln_image_format_t *v) {
+  return v ? kif_align8(v->size) : 0;
+}
+
+size_t kiln_image_format_method_count(const kiln_image_format_t *v) {
+  return v ? v->method_count : 0;
+}
+static const uint8_t *method(const kiln_image_format_t *v, size_t m) {
+  return (v == NULL || m >= v->method_count) ? NULL : v->methods + m * 56;
+}
+const char *kiln_image_format_method_key(const kiln_image_format_t *v, size_t m) {
+  const uint8_t *e = method(v, m);
+  return e ? str(v, e + KIF_MTH_KEY) : NULL;
+}
+kiln_error_t *kiln_image_format_method_find(const kiln_image_format_t *v, const char *key,
+                                            size_t *index_out) {
+  return find_named(v, v ? v->methods : NULL, v ? v->method_count : 0, 56, "method", key,
+                    index_out);
+}
+uint32_t kiln_image_format_method_function(const kiln_image_format_t *v, size_t m) {
+  const uint8_t *e = method(v, m);
+  return e ? kif_get32(e + KIF_MTH_FUNCTION) : 0;
+}
+uint32_t kiln_image_format_method_flags(const kiln_image_format_t *v, size_t m) {
+  const uint8_t *e = method(v, m);
+  return e ? kif_get32(e + KIF_MTH_FLAGS) : 0;
+}
+uint64_t kiln_image_format_method_fingerprint(const kiln_image_format_t *v, size_t m) {
+  const uint8_t *e = method(v, m);
+  return e ? kif_get64(e + KIF_MTH_FINGERPRINT) : 0;
+}
+const uint32_t *kiln_image_format_method_calls(const kiln_image_format_t *v, size_t m,
+                                               size_t *count_out) {
+  if (count_out != NULL) *count_out = 0;
+  const uint8_t *e = method(v, m);
+  if (e == NULL) return NULL;
+  uint32_t n = kif_get32(e + KIF_MTH_CALL_COUNT);
+  if (count_out != NULL) *count_out = n;
+  return n == 0 ? NULL : v->calls + kif_get32(e + KIF_MTH_CALL_OFFSET);
+}
+size_t kiln_image_format_method_dep_count(const kiln_image_format_t *v, size_t m) {
+  const uint8_t *e = method(v, m);
+  return e ? kif_get32(e + KIF_MTH_DEP_COUNT) : 0;
+}
+static const uint8_t *dep(const kiln_image_format_t *v, size_t m, size_t d) {
+  const uint8_t *e = method(v, m);
+  if (e == NULL || d >= kif_get32(e + KIF_MTH_DEP_COUNT)) return NULL;
+  return v->deps + (kif_get32(e + KIF_MTH_DEP_OFFSET) + d) * 16;
+}
+const char *kiln_image_format_method_dep_key(const kiln_image_format_t *v, size_t m, size_t d) {
+  const uint8_t *e = dep(v, m, d);
+  return e ? str(v, e + KIF_DEP_KEY) : NULL;
+}
+uint64_t kiln_image_format_method_dep_fingerprint(const kiln_image_format_t *v, size_t m,
+                                                  size_t d) {
+  const uint8_t *e = dep(v, m, d);
+  return e ? kif_get64(e + KIF_DEP_FINGERPRINT) : 0;
+}
+const void *kiln_image_format_method_bitcode(const kiln_image_format_t *v, size_t m,
+                                             size_t *size_out) {
+  if (size_out != NULL) *size_out = 0;
+  const uint8_t *e = method(v, m);
+  if (e == NULL) return NULL;
+  uint64_t n = kif_get64(e + KIF_MTH_BITCODE_SIZE);
+  if (n == 0) return NULL;
+  if (size_out != NULL) *size_out = (size_t)n;
+  return v->bitcode + kif_get64(e + KIF_MTH_BITCODE_OFFSET);
+}
