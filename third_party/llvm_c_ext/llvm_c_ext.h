@@ -112,6 +112,25 @@ KILN_API KILN_NODISCARD kiln_error_t *kiln_llvm_archive_write(
 KILN_API KILN_NODISCARD kiln_error_t *kiln_llvm_archive_write_memory(
     const kiln_llvm_archive_member_t *members, size_t count, void **data_out, size_t *size_out);
 
+/* ---- Module surgery (module_surgery.cc), for the splitter ------------- */
+
+/* Turns function definition `fn` into a declaration (llvm::Function::
+ * deleteBody): the body, personality, prefix/prologue data, metadata and
+ * comdat go; type, attributes, calling convention and visibility stay; the
+ * linkage becomes external. A declaration is left as it is.
+ * Errors: KILN_ERR_INVALID_ARGUMENT when `fn` is NULL or not a function.
+ * Thread-safety: the module's context must not be used concurrently. */
+KILN_API KILN_NODISCARD kiln_error_t *kiln_llvm_function_delete_body(LLVMValueRef fn);
+
+/* Erases global value `global` (function, variable, alias or ifunc) from its
+ * module when nothing uses it, after dropping constant expressions that use
+ * it but are themselves unused. *erased_out is 1 when it was erased, else 0.
+ * Errors: KILN_ERR_INVALID_ARGUMENT for NULL output or a value that is not a
+ * global in a module (*erased_out 0).
+ * Thread-safety: the module's context must not be used concurrently. */
+KILN_API KILN_NODISCARD kiln_error_t *kiln_llvm_global_erase_if_unused(LLVMValueRef global,
+                                                                      int *erased_out);
+
 KILN_END_DECLS
 
 #endif /* KILN_LLVM_C_EXT_H */
