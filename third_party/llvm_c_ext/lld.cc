@@ -77,8 +77,9 @@ extern "C" kiln_error_t *kiln_llvm_lld_link_elf(const char *const *args, size_t 
     std::lock_guard<std::mutex> lock(state.mutex);
     if (state.unusable) {
       return kiln_error_new(KILN_ERR_UNSUPPORTED,
-                            "ld.lld: an earlier link in this process left LLD unable to run "
-                            "again; link in a new process or with the system C compiler");
+                            "ld.lld: LLD cannot run again in this process (an earlier link "
+                            "ended in a fatal error or crash); link in a new process or with "
+                            "the system C compiler");
     }
     llvm::raw_string_ostream out_stream(out_text), err_stream(err_text);
     // Without crash recovery enabled, an LLD fatal error would end the

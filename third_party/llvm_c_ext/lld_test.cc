@@ -125,7 +125,9 @@ TEST_F(LlvmLldTest, FailureIsCapturedNotPrintedAndLldRunsAgain) {
   EXPECT_EQ(err, nullptr) << kiln_error_message(err);
 }
 
-TEST_F(LlvmLldTest, TruncatedObjectDoesNotEndTheProcess) {
+// Run by its own test target (lld_fatal_test): LLD handles a truncated ELF
+// object with a fatal error, unwinds, and cannot run again in the process.
+TEST_F(LlvmLldTest, FatalErrorIsReturnedThenLldRefuses) {
   std::string bad = TmpDir() + "/truncated.o";
   std::string bytes = ReadFile(obj_);
   std::ofstream(bad, std::ios::binary) << bytes.substr(0, 100);
@@ -135,6 +137,16 @@ TEST_F(LlvmLldTest, TruncatedObjectDoesNotEndTheProcess) {
   ASSERT_NE(err, nullptr);
   EXPECT_EQ(kiln_error_code(err), KILN_ERR_LINK);
   EXPECT_NE(std::string(kiln_error_message(err)).find("truncated.o"), std::string::npos)
+      << kiln_error_message(err);
+  EXPECT_NE(std::string(kiln_error_message(err)).find("cannot run again"), std::string::npos)
+      << kiln_error_message(err);
+  kiln_error_free(err);
+
+  const char *good[] = {"-shared", "-o", so.c_str(), obj_.c_str()};
+  err = kiln_llvm_lld_link_elf(good, 4, nullptr);
+  ASSERT_NE(err, nullptr);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_UNSUPPORTED);
+  EXPECT_NE(std::string(kiln_error_message(err)).find("cannot run again"), std::string::npos)
       << kiln_error_message(err);
   kiln_error_free(err);
 }
