@@ -30,6 +30,7 @@
 #include "llvm-c/Core.h"
 #include "llvm-c/IRReader.h"
 #include "llvm-c/Linker.h"
+#include "third_party/llvm_c_ext/llvm_c_ext.h"
 
 namespace {
 
@@ -541,6 +542,45 @@ TEST(SplitterEdgeTest, AlwaysInlineCopiedAsAvailableExternally) {
     }
     EXPECT_EQ(copies > 0, copy);
   }
+}
+
+// ---- The llvm_c_ext functions the splitter relies on ------------------------
+
+TEST(SplitterSurgeryTest, DeleteBodyKeepsAttributes) {
+  Ctx c;
+  LLVMModuleRef m = c.ParseFile(Data("multiversion.ll"));
+  LLVMValueRef k = LLVMGetNamedFunction(m, "kernel");
+  LLVMValueRef d = LLVMGetNamedFunction(m, "driver");
+  ASSERT_EQ(kiln_llvm_function_delete_body(d), nullptr);  // its call to kernel goes
+  ASSERT_EQ(kiln_llvm_function_delete_body(k), nullptr);
+  EXPECT_TRUE(LLVMIsDeclaration(k));
+  EXPECT_NE(LLVMGetStringAttributeAtIndex(k, LLVMAttributeFunctionIndex, "kiln.mv.clones", 14),
+            nullptr);
+  kiln_error_t *err = kiln_llvm_function_delete_body(nullptr);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  kiln_error_free(err);
+  err = kiln_llvm_function_delete_body(LLVMGetNamedGlobal(m, ".fmt"));
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  kiln_error_free(err);
+}
+
+TEST(SplitterSurgeryTest, EraseIfUnused) {
+  Ctx c;
+  LLVMModuleRef m = c.ParseFile(Data("aliases.ll"));
+  int erased = -1;
+  // @data_alias is used by @user2: kept.
+  ASSERT_EQ(kiln_llvm_global_erase_if_unused(LLVMGetNamedGlobalAlias(m, "data_alias", 10), &erased),
+            nullptr);
+  EXPECT_EQ(erased, 0);
+  ASSERT_EQ(kiln_llvm_function_delete_body(LLVMGetNamedFunction(m, "user2")), nullptr);
+  ASSERT_EQ(kiln_llvm_global_erase_if_unused(LLVMGetNamedGlobalAlias(m, "data_alias", 10), &erased),
+            nullptr);
+  EXPECT_EQ(erased, 1);
+  EXPECT_EQ(LLVMGetNamedGlobalAlias(m, "data_alias", 10), nullptr);
+  kiln_error_t *err = kiln_llvm_global_erase_if_unused(nullptr, &erased);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(erased, 0);
+  kiln_error_free(err);
 }
 
 // ---- Determinism and shard count --------------------------------------------
