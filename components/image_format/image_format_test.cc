@@ -1,0 +1,676 @@
+// components/image_format/image_format_test.cc — units for the image
+// metadata: hash64 against XXH64's published values, encode -> open round
+// trip of a rich description, determinism, every encoder check, every reader
+// error class (empty, bad magic, version, truncation at every length,
+// checksum after every byte flip, structural problems behind a valid
+// checksum), peek and table symbols.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "components/image_format/image_format.h"
+#include "components/image_format/internal.h"
+#include "components/image_format/testing.h"
+
+namespace {
+
+using kiln_image_format_testing::Desc;
+using kiln_image_format_testing::Get32;
+using kiln_image_format_testing::Get64;
+using kiln_image_format_testing::Put32;
+using kiln_image_format_testing::Put64;
+using kiln_image_format_testing::Reseal;
+using kiln_image_format_testing::Rich;
+using kiln_image_format_testing::SectionEntry;
+using kiln_image_format_testing::SectionOffset;
+using kiln_image_format_testing::SectionSize;
+
+std::vector<uint8_t> Encode(const kiln_image_format_desc_t *desc) {
+  void *blob = nullptr;
+  size_t size = 0;
+  kiln_error_t *err = kiln_image_format_encode(desc, &blob, &size);
+  EXPECT_EQ(err, nullptr) << kiln_error_message(err);
+  kiln_error_free(err);
+  std::vector<uint8_t> out((uint8_t *)blob, (uint8_t *)blob + size);
+  free(blob);
+  return out;
+}
+
+// Encoding error message ("" on success, then the blob is discarded).
+std::string EncodeError(const kiln_image_format_desc_t *desc, kiln_error_code_t *code = nullptr) {
+  void *blob = (void *)1;
+  size_t size = 1;
+  kiln_error_t *err = kiln_image_format_encode(desc, &blob, &size);
+  std::string msg = kiln_error_message(err);
+  if (code) *code = kiln_error_code(err);
+  if (err != nullptr) {
+    EXPECT_EQ(blob, nullptr);
+    EXPECT_EQ(size, 0u);
+  }
+  free(blob);
+  kiln_error_free(err);
+  return msg;
+}
+
+// Opening error message ("" on success).
+std::string OpenError(const std::vector<uint8_t> &b, kiln_error_code_t *code = nullptr,
+                      size_t size = SIZE_MAX) {
+  kiln_image_format_t *img = (kiln_image_format_t *)1;
+  kiln_error_t *err =
+      kiln_image_format_open(b.data(), size == SIZE_MAX ? b.size() : size, "lib.so", &img);
+  std::string msg = kiln_error_message(err);
+  if (code) *code = kiln_error_code(err);
+  if (err != nullptr) EXPECT_EQ(img, nullptr);
+  kiln_image_format_close(img);
+  kiln_error_free(err);
+  return msg;
+}
+
+std::vector<uint32_t> List(const uint32_t *p, size_t n) {
+  return p ? std::vector<uint32_t>(p, p + n) : std::vector<uint32_t>();
+}
+
+// ---- hash64 -------------------------------------------------------------
+
+TEST(ImageFormatHashTest, MatchesXxh64Vectors) {
+  std::vector<uint8_t> seq(100);
+  for (int i = 0; i < 100; i++) seq[i] = (uint8_t)i;
+  EXPECT_EQ(kiln_image_format_hash64("", 0, 0), 0xef46db3751d8e999ull);
+  EXPECT_EQ(kiln_image_format_hash64("a", 1, 0), 0xd24ec4f1a98c6e5bull);
+  EXPECT_EQ(kiln_image_format_hash64("abc", 3, 0), 0x44bc2cf5ad770999ull);
+  EXPECT_EQ(kiln_image_format_hash64(seq.data(), 100, 0), 0x6ac1e58032166597ull);
+  EXPECT_EQ(kiln_image_format_hash64(seq.data(), 100, 0x9e3779b97f4a7c15ull),
+            0x3b97d91eba03e785ull);
+  EXPECT_EQ(kiln_image_format_hash64(seq.data(), 37, 7), 0x69e0c889396afaf7ull);
+  const char *fox = "The quick brown fox jumps over the lazy dog";
+  EXPECT_EQ(kiln_image_format_hash64(fox, strlen(fox), 0), 0x0b242d361fda71bcull);
+}
+
+TEST(ImageFormatHashTest, IndependentOfAlignmentAndSensitiveToEveryByte) {
+  std::vector<uint8_t> buf(300);
+  for (size_t i = 0; i < buf.size(); i++) buf[i] = (uint8_t)(i * 31 + 7);
+  for (size_t len = 0; len < 130; len++) {
+    uint64_t h = kiln_image_format_hash64(buf.data(), len, 3);
+    for (size_t shift = 1; shift < 8; shift++) {
+      std::vector<uint8_t> moved(len + shift);
+      memcpy(moved.data() + shift, buf.data(), len);
+      ASSERT_EQ(kiln_image_format_hash64(moved.data() + shift, len, 3), h) << len;
+    }
+    for (size_t i = 0; i < len; i++) {
+      buf[i] ^= 1;
+      ASSERT_NE(kiln_image_format_hash64(buf.data(), len, 3), h) << len << " " << i;
+      buf[i] ^= 1;
+    }
+  }
+}
+
+// ---- Round trip -----------------------------------------------------------
+
+TEST(ImageFormatRoundTripTest, EveryAccessorReturnsTheDescription) {
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  ASSERT_EQ(b.size() % 8, 0u);
+  kiln_image_format_t *img = nullptr;
+  kiln_error_t *err = kiln_image_format_open(b.data(), b.size(), "lib.so", &img);
+  ASSERT_EQ(err, nullptr) << kiln_error_message(err);
+
+  EXPECT_EQ(kiln_image_format_version(img), KILN_IMAGE_FORMAT_VERSION);
+  EXPECT_EQ(kiln_image_format_size(img), b.size());
+  EXPECT_EQ(kiln_image_format_checksum(img), Get64(b, 24));
+  EXPECT_STREQ(kiln_image_format_producer(img), "kiln 0.1.0 (LLVM 22.1.8)");
+  EXPECT_STREQ(kiln_image_format_triple(img), "x86_64-unknown-linux-gnu");
+  EXPECT_STREQ(kiln_image_format_name(img), "pkg");
+  EXPECT_EQ(kiln_image_format_kind(img), KILN_IMAGE_FORMAT_KIND_PACKAGE);
+  EXPECT_EQ(kiln_image_format_base_checksum(img), 0x0123456789abcdefull);
+
+  ASSERT_EQ(kiln_image_format_option_count(img), 3u);
+  EXPECT_STREQ(kiln_image_format_option_key(img, 1), "sanitize");
+  EXPECT_STREQ(kiln_image_format_option_value(img, 1), "");
+  EXPECT_STREQ(kiln_image_format_option_value(img, 2), "1");
+  EXPECT_STREQ(kiln_image_format_option_find(img, "opt_level"), "2");
+  EXPECT_STREQ(kiln_image_format_option_find(img, "vectorize"), "1");
+  EXPECT_EQ(kiln_image_format_option_find(img, "lto"), nullptr);
+  EXPECT_EQ(kiln_image_format_option_key(img, 3), nullptr);
+
+  ASSERT_EQ(kiln_image_format_target_count(img), 3u);
+  EXPECT_STREQ(kiln_image_format_target_cpu(img, 2), "haswell");
+  EXPECT_STREQ(kiln_image_format_target_features(img, 1), "+avx,+sse4.2");
+  EXPECT_STREQ(kiln_image_format_target_features(img, 0), "");
+  EXPECT_EQ(kiln_image_format_target_flags(img, 1), 1u);
+  EXPECT_EQ(kiln_image_format_target_base(img, 2), 1u);
+  EXPECT_EQ(kiln_image_format_target_cpu(img, 3), nullptr);
+  EXPECT_EQ(kiln_image_format_target_flags(img, 3), 0u);
+
+  ASSERT_EQ(kiln_image_format_function_count(img), 6u);
+  for (size_t i = 0; i < 6; i++) {
+    EXPECT_EQ(kiln_image_format_function_name(img, i), d.function_names[i]);
+    size_t idx = 99;
+    kiln_error_t *e = kiln_image_format_function_find(img, d.function_names[i].c_str(), &idx);
+    EXPECT_EQ(e, nullptr);
+    EXPECT_EQ(idx, i);
+  }
+  size_t idx = 0;
+  err = kiln_image_format_function_find(img, "nope", &idx);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_NOT_FOUND);
+  EXPECT_EQ(idx, SIZE_MAX);
+  kiln_error_free(err);
+  ASSERT_EQ(kiln_image_format_global_count(img), 2u);
+  EXPECT_STREQ(kiln_image_format_global_name(img, 1), "table");
+  err = kiln_image_format_global_find(img, "counter", &idx);
+  EXPECT_EQ(err, nullptr);
+  EXPECT_EQ(idx, 0u);
+  err = kiln_image_format_global_find(img, "zzz", &idx);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_NOT_FOUND);
+  kiln_error_free(err);
+
+  ASSERT_EQ(kiln_image_format_shard_count(img), 3u);
+  size_t n = 0;
+  EXPECT_EQ(List(kiln_image_format_shard_functions(img, 0, &n), n),
+            (std::vector<uint32_t>{0, 2, 4}));
+  EXPECT_EQ(List(kiln_image_format_shard_functions(img, 1, &n), n),
+            (std::vector<uint32_t>{1, 3, 5}));
+  EXPECT_EQ(kiln_image_format_shard_functions(img, 2, &n), nullptr);
+  EXPECT_EQ(n, 0u);
+  EXPECT_EQ(List(kiln_image_format_shard_overrides(img, 0, 1, &n), n), (std::vector<uint32_t>{1}));
+  EXPECT_EQ(List(kiln_image_format_shard_overrides(img, 0, 2, &n), n),
+            (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(List(kiln_image_format_shard_overrides(img, 1, 1, &n), n), std::vector<uint32_t>());
+  EXPECT_EQ(List(kiln_image_format_shard_overrides(img, 1, 2, &n), n), (std::vector<uint32_t>{2}));
+  EXPECT_EQ(kiln_image_format_shard_overrides(img, 0, 0, &n), nullptr);
+  EXPECT_EQ(kiln_image_format_shard_overrides(img, 0, 3, &n), nullptr);
+  EXPECT_EQ(List(kiln_image_format_shard_slots(img, 0, &n), n), (std::vector<uint32_t>{1, 3}));
+  EXPECT_EQ(List(kiln_image_format_shard_slots(img, 1, &n), n), std::vector<uint32_t>());
+  EXPECT_EQ(List(kiln_image_format_shard_globals(img, 0, &n), n), (std::vector<uint32_t>{0}));
+  EXPECT_EQ(List(kiln_image_format_shard_globals(img, 1, &n), n), (std::vector<uint32_t>{1}));
+  EXPECT_EQ(kiln_image_format_shard_globals(img, 3, &n), nullptr);
+
+  const auto F = KILN_IMAGE_FORMAT_TABLE_FUNCTIONS;
+  const auto S = KILN_IMAGE_FORMAT_TABLE_SLOTS;
+  const auto G = KILN_IMAGE_FORMAT_TABLE_GLOBALS;
+  EXPECT_EQ(kiln_image_format_shard_pointer(img, 0, F, 0), 0u);
+  EXPECT_EQ(kiln_image_format_shard_pointer(img, 0, F, 1), 1u);
+  EXPECT_EQ(kiln_image_format_shard_pointer(img, 0, F, 2), 2u);
+  EXPECT_EQ(kiln_image_format_shard_pointer(img, 0, S, 0), 3u);
+  EXPECT_EQ(kiln_image_format_shard_pointer(img, 0, G, 0), 4u);
+  EXPECT_EQ(kiln_image_format_shard_pointer(img, 1, F, 0), 5u);
+  EXPECT_EQ(kiln_image_format_shard_pointer(img, 1, F, 1), SIZE_MAX);
+  EXPECT_EQ(kiln_image_format_shard_pointer(img, 1, F, 2), 6u);
+  EXPECT_EQ(kiln_image_format_shard_pointer(img, 1, S, 0), SIZE_MAX);
+  EXPECT_EQ(kiln_image_format_shard_pointer(img, 1, G, 0), 7u);
+  EXPECT_EQ(kiln_image_format_shard_pointer(img, 2, F, 0), SIZE_MAX);
+  EXPECT_EQ(kiln_image_format_shard_pointer(img, 0, F, 3), SIZE_MAX);
+  EXPECT_EQ(kiln_image_format_shard_pointer(img, 3, F, 0), SIZE_MAX);
+  EXPECT_EQ(kiln_image_format_pointer_count(img), 8u);
+  EXPECT_EQ(kiln_image_format_pointer_offset(img), b.size());
+
+  ASSERT_EQ(kiln_image_format_method_count(img), 3u);
+  EXPECT_STREQ(kiln_image_format_method_key(img, 1), "kernel");
+  err = kiln_image_format_method_find(img, "main", &idx);
+  EXPECT_EQ(err, nullptr);
+  EXPECT_EQ(idx, 2u);
+  err = kiln_image_format_method_find(img, "missing", &idx);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_NOT_FOUND);
+  kiln_error_free(err);
+  EXPECT_EQ(kiln_image_format_method_function(img, 1), 1u);
+  EXPECT_EQ(kiln_image_format_method_flags(img, 0), KILN_IMAGE_FORMAT_METHOD_SPECSIG);
+  EXPECT_EQ(kiln_image_format_method_flags(img, 1), 0u);
+  EXPECT_EQ(kiln_image_format_method_fingerprint(img, 2), 0x3333u);
+  EXPECT_EQ(List(kiln_image_format_method_calls(img, 0, &n), n), (std::vector<uint32_t>{1}));
+  EXPECT_EQ(List(kiln_image_format_method_calls(img, 1, &n), n), (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(List(kiln_image_format_method_calls(img, 2, &n), n), std::vector<uint32_t>());
+  EXPECT_EQ(kiln_image_format_method_dep_count(img, 0), 1u);
+  EXPECT_EQ(kiln_image_format_method_dep_count(img, 1), 0u);
+  EXPECT_STREQ(kiln_image_format_method_dep_key(img, 0, 0), "base.f");
+  EXPECT_EQ(kiln_image_format_method_dep_fingerprint(img, 0, 0), 7u);
+  EXPECT_STREQ(kiln_image_format_method_dep_key(img, 2, 1), "b");
+  EXPECT_EQ(kiln_image_format_method_dep_fingerprint(img, 2, 1), 2u);
+  EXPECT_EQ(kiln_image_format_method_dep_key(img, 2, 2), nullptr);
+  const void *bc = kiln_image_format_method_bitcode(img, 0, &n);
+  ASSERT_EQ(n, 13u);
+  EXPECT_EQ(memcmp(bc, d.methods[0].bitcode.data(), 13), 0);
+  EXPECT_EQ((uintptr_t)bc % 8, 0u);
+  bc = kiln_image_format_method_bitcode(img, 2, &n);
+  ASSERT_EQ(n, 8u);
+  EXPECT_EQ((uintptr_t)bc % 8, 0u);
+  EXPECT_EQ(memcmp(bc, d.methods[2].bitcode.data(), 8), 0);
+  EXPECT_EQ(kiln_image_format_method_bitcode(img, 1, &n), nullptr);
+  EXPECT_EQ(n, 0u);
+  EXPECT_EQ(kiln_image_format_method_key(img, 3), nullptr);
+  EXPECT_EQ(kiln_image_format_method_bitcode(img, 3, &n), nullptr);
+  kiln_image_format_close(img);
+}
+
+TEST(ImageFormatRoundTripTest, MinimalSystemImageAndNullViewAccessors) {
+  Desc d;
+  d.desc.producer = "";
+  d.desc.triple = "";
+  d.desc.name = "";
+  d.targets = {{"generic", "", 0, 0}};
+  d.Build();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  kiln_image_format_t *img = nullptr;
+  ASSERT_EQ(kiln_image_format_open(b.data(), b.size(), "min", &img), nullptr);
+  EXPECT_EQ(kiln_image_format_pointer_count(img), 0u);
+  EXPECT_EQ(kiln_image_format_function_count(img), 0u);
+  EXPECT_STREQ(kiln_image_format_name(img), "");
+  kiln_image_format_close(img);
+  EXPECT_EQ(kiln_image_format_function_count(nullptr), 0u);
+  EXPECT_EQ(kiln_image_format_producer(nullptr), nullptr);
+  EXPECT_EQ(kiln_image_format_shard_pointer(nullptr, 0, KILN_IMAGE_FORMAT_TABLE_SLOTS, 0),
+            SIZE_MAX);
+  kiln_image_format_close(nullptr);
+}
+
+TEST(ImageFormatRoundTripTest, OpensMisalignedBuffersAndIgnoresTrailingBytes) {
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  std::vector<uint8_t> shifted(b.size() + 3 + 24, 0xAB);
+  memcpy(shifted.data() + 3, b.data(), b.size());
+  kiln_image_format_t *img = nullptr;
+  kiln_error_t *err = kiln_image_format_open(shifted.data() + 3, b.size() + 24, "x", &img);
+  ASSERT_EQ(err, nullptr) << kiln_error_message(err);
+  size_t n = 0;
+  const uint32_t *fns = kiln_image_format_shard_functions(img, 0, &n);
+  EXPECT_EQ((uintptr_t)fns % 4, 0u);
+  EXPECT_EQ(List(fns, n), (std::vector<uint32_t>{0, 2, 4}));
+  EXPECT_EQ(kiln_image_format_size(img), b.size());
+  kiln_image_format_close(img);
+}
+
+// ---- Determinism ------------------------------------------------------------
+
+TEST(ImageFormatDeterminismTest, EqualDescriptionsGiveEqualBytes) {
+  Desc a = Rich();
+  Desc b = Rich();
+  std::vector<uint8_t> x = Encode(&a.desc), y = Encode(&b.desc), z = Encode(&a.desc);
+  EXPECT_EQ(x, y);
+  EXPECT_EQ(x, z);
+  b.methods[2].fingerprint++;
+  b.Build();
+  EXPECT_NE(Encode(&b.desc), x);
+}
+
+TEST(ImageFormatDeterminismTest, OtherInputOrdersAreRejectedNotSorted) {
+  Desc d = Rich();
+  std::swap(d.function_names[0], d.function_names[1]);
+  d.Build();
+  EXPECT_NE(EncodeError(&d.desc).find("functions[1]: 'add' is not after the previous entry 'kernel'"),
+            std::string::npos);
+  d = Rich();
+  std::swap(d.options[0], d.options[2]);
+  d.Build();
+  EXPECT_NE(EncodeError(&d.desc).find("options[1].key"), std::string::npos);
+  d = Rich();
+  std::swap(d.methods[0], d.methods[1]);
+  d.Build();
+  EXPECT_NE(EncodeError(&d.desc).find("methods[1].key"), std::string::npos);
+  d = Rich();
+  d.shards[0].functions = {2, 0, 4};
+  d.Build();
+  EXPECT_NE(EncodeError(&d.desc).find("shards[0].functions[1]: 0 is not after 2"),
+            std::string::npos);
+}
+
+// ---- Encoder errors -----------------------------------------------------
+
+struct EncodeCase {
+  const char *what;
+  void (*mutate)(Desc &);
+  const char *message;
+};
+
+TEST(ImageFormatEncodeTest, RejectsEveryBrokenRuleNamingTheField) {
+  const EncodeCase cases[] = {
+      {"producer", [](Desc &d) { d.desc.producer = nullptr; }, "producer: NULL string"},
+      {"triple", [](Desc &d) { d.desc.triple = nullptr; }, "triple: NULL string"},
+      {"name", [](Desc &d) { d.desc.name = nullptr; }, "name: NULL string"},
+      {"kind", [](Desc &d) { d.desc.kind = (kiln_image_format_kind_t)5; }, "kind: unknown image kind 5"},
+      {"base", [](Desc &d) { d.desc.kind = KILN_IMAGE_FORMAT_KIND_SYSTEM; },
+       "base_checksum: 0x0123456789abcdef for a system image"},
+      {"opt value", [](Desc &d) { d.options[1].value = nullptr; }, "options[1].value: NULL string"},
+      {"opt dup", [](Desc &d) { d.options[1].key = "opt_level"; },
+       "options[1].key: 'opt_level' is duplicate of the previous entry"},
+      {"no targets", [](Desc &d) { d.targets.clear(); }, "targets: at least one target"},
+      {"target cpu", [](Desc &d) { d.targets[1].cpu = nullptr; }, "targets[1].cpu: NULL string"},
+      {"target base", [](Desc &d) { d.targets[1].base = 2; },
+       "targets[1].base: 2 is not an earlier target"},
+      {"fn dup", [](Desc &d) { d.function_names[3] = "main"; }, "functions[3]: 'main' is duplicate"},
+      {"gl order", [](Desc &d) { d.global_names = {"table", "counter"}; },
+       "globals[1]: 'counter' is not after"},
+      {"shard fn range", [](Desc &d) { d.shards[1].functions = {1, 3, 6}; },
+       "shards[1].functions[2]: 6 out of range (6 functions)"},
+      {"shard fn twice", [](Desc &d) { d.shards[1].functions = {1, 2, 3, 5}; },
+       "shards[1].functions[1]: function 2 ('main') is also in shards[0]"},
+      {"shard fn none", [](Desc &d) { d.shards[1].functions = {1, 3}; d.shards[1].overrides[2] = {}; },
+       "functions[5]: 'zeta' is in no shard"},
+      {"shard gl none", [](Desc &d) { d.shards[1].globals = {}; }, "globals[1]: 'table' is in no shard"},
+      {"shard gl twice", [](Desc &d) { d.shards[1].globals = {0, 1}; },
+       "shards[1].globals[0]: global 0 ('counter') is also in shards[0]"},
+      {"override range", [](Desc &d) { d.shards[0].overrides[2] = {0, 3}; },
+       "shards[0].overrides[2][1]: 3 out of range (3 shard functions)"},
+      {"override order", [](Desc &d) { d.shards[0].overrides[2] = {1, 1}; },
+       "shards[0].overrides[2][1]: 1 is not after 1"},
+      {"slot range", [](Desc &d) { d.shards[0].slots = {1, 9}; },
+       "shards[0].slot_functions[1]: 9 out of range (6 functions)"},
+      {"method order", [](Desc &d) { d.methods[2].key = "kernel"; },
+       "methods[2].key: 'kernel' is duplicate"},
+      {"method fn", [](Desc &d) { d.methods[1].function = 120; },
+       "methods[1].function: function 120 out of range (6 functions)"},
+      {"method flags", [](Desc &d) { d.methods[1].flags = 6; }, "methods[1].flags: unknown flags 0x6"},
+      {"call range", [](Desc &d) { d.methods[1].calls = {0, 9}; },
+       "methods[1].calls[1]: method 9 out of range (3 methods)"},
+      {"call order", [](Desc &d) { d.methods[1].calls = {1, 0}; },
+       "methods[1].calls[1]: method 0 is not after 1"},
+      {"dep order", [](Desc &d) { d.methods[2].dep_keys = {"b", "a"}; },
+       "methods[2].deps[1].key: 'a' is not after"},
+  };
+  for (const EncodeCase &c : cases) {
+    Desc d = Rich();
+    c.mutate(d);
+    if (c.mutate != nullptr) {
+      // Build() refreshes the arrays; keep the scalar desc fields the case set.
+      kiln_image_format_desc_t keep = d.desc;
+      d.Build();
+      d.desc.producer = keep.producer;
+      d.desc.triple = keep.triple;
+      d.desc.name = keep.name;
+      d.desc.kind = keep.kind;
+    }
+    kiln_error_code_t code = KILN_OK;
+    std::string msg = EncodeError(&d.desc, &code);
+    EXPECT_EQ(code, KILN_ERR_INVALID_ARGUMENT) << c.what << ": " << msg;
+    EXPECT_NE(msg.find(c.message), std::string::npos) << c.what << ": got '" << msg << "'";
+  }
+}
+
+TEST(ImageFormatEncodeTest, RejectsNullArgumentsAndMissingArrays) {
+  Desc d = Rich();
+  void *blob = (void *)1;
+  size_t size = 1;
+  kiln_error_t *err = kiln_image_format_encode(nullptr, &blob, &size);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(blob, nullptr);
+  EXPECT_EQ(size, 0u);
+  kiln_error_free(err);
+  err = kiln_image_format_encode(&d.desc, nullptr, &size);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  kiln_error_free(err);
+  d.method_descs[0].bitcode = nullptr;
+  EXPECT_NE(EncodeError(&d.desc).find("methods[0].bitcode: NULL with bitcode_size 13"),
+            std::string::npos);
+  d = Rich();
+  d.shard_descs[0].override_counts = nullptr;
+  EXPECT_NE(EncodeError(&d.desc).find("shards[0].override_counts: NULL"), std::string::npos);
+  d = Rich();
+  d.desc.functions = nullptr;
+  EXPECT_NE(EncodeError(&d.desc).find("functions: NULL with 6 entries"), std::string::npos);
+}
+
+// ---- Reader: header, truncation, checksum --------------------------------
+
+TEST(ImageFormatOpenTest, RejectsEmptyNullAndBadMagic) {
+  std::vector<uint8_t> empty;
+  kiln_error_code_t code;
+  EXPECT_NE(OpenError(empty, &code).find("lib.so: image metadata: truncated"), std::string::npos);
+  EXPECT_EQ(code, KILN_ERR_FORMAT);
+  kiln_image_format_t *img = nullptr;
+  kiln_error_t *err = kiln_image_format_open(nullptr, 10, "x", &img);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  kiln_error_free(err);
+  err = kiln_image_format_open(nullptr, 0, "x", nullptr);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  kiln_error_free(err);
+
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  b[3] = 'X';
+  EXPECT_EQ(OpenError(b, &code), "lib.so: image metadata: not a kiln image (bad magic)");
+  EXPECT_EQ(code, KILN_ERR_FORMAT);
+  std::vector<uint8_t> elf = {0x7f, 'E', 'L', 'F', 2, 1, 1, 0};
+  EXPECT_NE(OpenError(elf).find("not a kiln image"), std::string::npos);
+}
+
+TEST(ImageFormatOpenTest, RejectsOtherVersionsNamingBoth) {
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  Put32(b, 8, 2);
+  Reseal(b);
+  kiln_error_code_t code;
+  EXPECT_EQ(OpenError(b, &code),
+            "lib.so: image metadata: format version 2, but this reader accepts only version 1");
+  EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
+}
+
+TEST(ImageFormatOpenTest, RejectsEveryTruncation) {
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  for (size_t len = 0; len < b.size(); len++) {
+    // A fresh allocation of exactly `len` bytes, so ASan sees any overread.
+    std::vector<uint8_t> cut(b.begin(), b.begin() + len);
+    kiln_error_code_t code = KILN_OK;
+    std::string msg = OpenError(cut, &code);
+    ASSERT_EQ(code, KILN_ERR_FORMAT) << len << ": " << msg;
+    if (len >= KILN_IMAGE_FORMAT_HEADER_SIZE) {
+      ASSERT_EQ(msg, "lib.so: image metadata: truncated: header says " + std::to_string(b.size()) +
+                         " bytes, buffer has " + std::to_string(len))
+          << len;
+    }
+  }
+}
+
+TEST(ImageFormatOpenTest, EveryFlippedByteIsCaught) {
+  Desc d;
+  d.desc.producer = "p";
+  d.desc.triple = "t";
+  d.desc.name = "n";
+  d.targets = {{"generic", "", 0, 0}};
+  d.function_names = {"f"};
+  Desc::Shard s;
+  s.functions = {0};
+  d.shards = {s};
+  Desc::Method m;
+  m.key = "f";
+  d.methods = {m};
+  d.Build();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  for (size_t i = 0; i < b.size(); i++) {
+    for (uint8_t bit : {0x01, 0x80}) {
+      std::vector<uint8_t> flipped = b;
+      flipped[i] ^= bit;
+      kiln_error_code_t code = KILN_OK;
+      std::string msg = OpenError(flipped, &code);
+      ASSERT_NE(code, KILN_OK) << "byte " << i;
+      if (i >= 32 || (i >= 8 + 4 && i < 16)) {
+        ASSERT_NE(msg.find("checksum mismatch (stored 0x"), std::string::npos) << i << ": " << msg;
+      }
+    }
+  }
+  std::vector<uint8_t> bad = b;
+  Put64(bad, 24, 0x1234);
+  uint64_t computed = Get64(b, 24);
+  char expect[128];
+  snprintf(expect, sizeof(expect),
+           "lib.so: image metadata: checksum mismatch (stored 0x0000000000001234, computed "
+           "0x%016llx)",
+           (unsigned long long)computed);
+  EXPECT_EQ(OpenError(bad), expect);
+}
+
+// ---- Reader: structure behind a valid checksum --------------------------
+
+struct PatchCase {
+  const char *what;
+  void (*patch)(std::vector<uint8_t> &);
+  const char *message;
+};
+
+uint64_t Entry(const std::vector<uint8_t> &b, uint32_t section, uint64_t index) {
+  return SectionOffset(b, section) + index * kKifEntrySize[section];
+}
+
+TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
+  const PatchCase cases[] = {
+      {"header size", [](std::vector<uint8_t> &b) { Put32(b, 12, 32); },
+       "header: header size 32, expected 64"},
+      {"flags", [](std::vector<uint8_t> &b) { Put32(b, 36, 4); }, "header: unknown flags 0x4"},
+      {"reserved", [](std::vector<uint8_t> &b) { b[60] = 1; }, "header: reserved byte 60 is not zero"},
+      {"section count", [](std::vector<uint8_t> &b) { Put32(b, 32, 12); },
+       "header: 12 sections, version 1 has 13"},
+      {"table offset", [](std::vector<uint8_t> &b) { Put64(b, 40, b.size() - 8); },
+       "header: section table at offset"},
+      {"section id", [](std::vector<uint8_t> &b) { Put32(b, SectionEntry(b, 4), 9); },
+       "section table: entry 3: id 9, expected 4 (targets)"},
+      {"entry size", [](std::vector<uint8_t> &b) { Put32(b, SectionEntry(b, 10) + 4, 48); },
+       "section table: methods section: entry size 48, expected 56"},
+      {"misaligned", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 5) + 8, SectionOffset(b, 5) + 4); },
+       "section table: functions section: offset"},
+      {"outside", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 13) + 16, 1u << 20); },
+       "section table: bitcode section: bytes ["},
+      {"huge size", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 13) + 16, ~0ull - 7); },
+       "outside the blob"},
+      {"not multiple", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 10) + 16, 57); },
+       "methods section: size 57 is not a multiple of its entry size 56"},
+      {"overlap", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 6) + 8, SectionOffset(b, 5)); },
+       "section table: globals section overlaps the functions section"},
+      {"over header", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 6) + 8, 64); },
+       "globals section: bytes [64, 72) overlap the header or the section table"},
+      {"strings nul", [](std::vector<uint8_t> &b) { b[SectionOffset(b, 1) + SectionSize(b, 1) - 1] = 'x'; },
+       "strings section: must be 1 to 2^32-1 bytes ending in NUL"},
+      {"string offset", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 5, 2), (uint32_t)SectionSize(b, 1)); },
+       "functions section: entry 2: name string offset"},
+      {"info kind", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 2, 0) + 12, 3); },
+       "info section: unknown image kind 3"},
+      {"system base", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 2, 0) + 12, 0); },
+       "info section: a system image with base checksum 0x0123456789abcdef"},
+      {"pointer count", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 2, 0) + 24, 9); },
+       "info section: pointer array entry 8 is used by no table"},
+      {"pointer count huge", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 2, 0) + 24, 1000000); },
+       "info section: pointer count 1000000 exceeds the 15 per-shard tables"},
+      {"options order",
+       [](std::vector<uint8_t> &b) {
+         uint32_t a = Get32(b, Entry(b, 3, 0)), c = Get32(b, Entry(b, 3, 1));
+         Put32(b, Entry(b, 3, 0), c);
+         Put32(b, Entry(b, 3, 1), a);
+       },
+       "options section: entry 1: key 'opt_level' is not after 'sanitize'"},
+      {"target base", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 4, 1) + 12, 2); },
+       "targets section: entry 1: base target 2 is not an earlier target"},
+      {"functions order", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 5, 3), Get32(b, Entry(b, 5, 2))); },
+       "functions section: entry 3: name 'main' is not after 'main'"},
+      {"no targets", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 4) + 16, 0); },
+       "targets section: no targets"},
+      {"shard fn range",
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 2), 77); },
+       "shards section: entry 0: function 2: 77 out of range (6 functions)"},
+      {"shard fn twice",
+       // shard 1's functions are {1,3,5} at indices 0+3+1+2+2+1 = 9..11.
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 9), 0); },
+       "shards section: entry 1: function 0 is already in another shard"},
+      {"shard list offset", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 7, 1) + 4, 3); },
+       "shards section: entry 1: slot list at index 3, expected 13"},
+      {"override range", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 3), 3); },
+       "shards section: entry 0: target 1 override 0: 3 out of range (3 shard functions)"},
+      {"pointer range", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 1) + 8, 8); },
+       "shards section: entry 0: target 1 function table pointer index 8 out of range (8 pointers)"},
+      {"pointer twice", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 7, 1) + 20, 5); },
+       "shards section: entry 1: globals table pointer index 5 used twice"},
+      {"empty with pointer", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 7, 2) + 16, 0); },
+       "shards section: entry 2: empty slots table has pointer index 0"},
+      {"shard tables count", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 8) + 16, 16 * 8); },
+       "shard tables section: 8 entries, expected 3 shards x 3 targets"},
+      {"list tiling",
+       // Shrinking shard 1's function list leaves a gap before its next list.
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 3), 2); },
+       "shards section: entry 1: target 1 override list at index 12, expected 11"},
+      {"global in no shard",
+       [](std::vector<uint8_t> &b) {
+         // Drop shard 1's global list (the last list, index 13) and its pointer (7, the
+         // last one), and move shard 2's empty lists to the new end.
+         Put32(b, Entry(b, 7, 1) + 8, 0);
+         Put32(b, Entry(b, 7, 1) + 20, 0xFFFFFFFFu);
+         Put64(b, SectionEntry(b, 9) + 16, SectionSize(b, 9) - 4);
+         Put32(b, Entry(b, 2, 0) + 24, 7);
+         for (int k = 0; k < 3; k++) Put32(b, Entry(b, 8, 6 + k) + 4, 13);
+         Put32(b, Entry(b, 7, 2) + 4, 13);
+         Put32(b, Entry(b, 7, 2) + 12, 13);
+       },
+       "globals section: entry 1 ('table') is in no shard"},
+      {"method fn", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1) + 4, 120); },
+       "lib.so: image metadata: methods section: entry 1: function index 120 out of range (6 functions)"},
+      {"method order", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1), Get32(b, Entry(b, 10, 0))); },
+       "methods section: entry 1: key 'add' is not after 'add'"},
+      {"method flags", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1) + 8, 0x10); },
+       "methods section: entry 1: unknown flags 0x10"},
+      {"call range", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 11, 2), 3); },
+       "methods section: entry 1: call 1: method 3 out of range (3 methods)"},
+      {"call order", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 11, 2), 0); },
+       "methods section: entry 1: call 1: method 0 is not after 0"},
+      {"call tiling", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1) + 16, 0); },
+       "methods section: entry 1: calls [0, +2) are not the next 2 entries"},
+      {"call count", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1) + 12, 0xFFFFFFF0u); },
+       "methods section: entry 1: calls [1, +4294967280)"},
+      {"dep order", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 12, 2), Get32(b, Entry(b, 12, 1))); },
+       "deps section: entry 2: key 'a' is not after 'a'"},
+      {"bitcode range", [](std::vector<uint8_t> &b) { Put64(b, Entry(b, 10, 2) + 48, 64); },
+       "methods section: entry 2: bitcode [16, +64) is not the next payload"},
+      {"bitcode leftover", [](std::vector<uint8_t> &b) { Put64(b, Entry(b, 10, 2) + 48, 0); Put64(b, Entry(b, 10, 2) + 40, 0); },
+       "bitcode section: 24 bytes, but the methods use 16"},
+  };
+  Desc d = Rich();
+  const std::vector<uint8_t> good = Encode(&d.desc);
+  for (const PatchCase &c : cases) {
+    std::vector<uint8_t> b = good;
+    c.patch(b);
+    Reseal(b);
+    kiln_error_code_t code = KILN_OK;
+    std::string msg = OpenError(b, &code);
+    EXPECT_EQ(code, KILN_ERR_FORMAT) << c.what << ": " << msg;
+    EXPECT_EQ(msg.rfind("lib.so: image metadata: ", 0), 0u) << c.what << ": " << msg;
+    EXPECT_NE(msg.find(c.message), std::string::npos) << c.what << ": got '" << msg << "'";
+  }
+}
+
+// ---- peek, table_symbol ------------------------------------------------------
+
+TEST(ImageFormatPeekTest, ReturnsSizeAndChecksumFromTheHeaderAlone) {
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  uint64_t size = 0, sum = 0;
+  ASSERT_EQ(kiln_image_format_peek(b.data(), KILN_IMAGE_FORMAT_HEADER_SIZE, "x", &size, &sum),
+            nullptr);
+  EXPECT_EQ(size, b.size());
+  EXPECT_EQ(sum, Get64(b, 24));
+  kiln_error_t *err = kiln_image_format_peek(b.data(), 63, "lib.so", &size, &sum);
+  EXPECT_STREQ(kiln_error_message(err),
+               "lib.so: image metadata: truncated: buffer has 63 bytes, the header needs 64");
+  EXPECT_EQ(size, 0u);
+  EXPECT_EQ(sum, 0u);
+  kiln_error_free(err);
+  Put32(b, 8, 7);
+  err = kiln_image_format_peek(b.data(), b.size(), "lib.so", &size, &sum);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_VERSION_MISMATCH);
+  kiln_error_free(err);
+}
+
+TEST(ImageFormatTableSymbolTest, NamesAndSnprintfContract) {
+  char buf[64];
+  EXPECT_EQ(kiln_image_format_table_symbol(buf, sizeof(buf), 0, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, 2),
+            12u);
+  EXPECT_STREQ(buf, "__kiln_s0_f2");
+  kiln_image_format_table_symbol(buf, sizeof(buf), 17, KILN_IMAGE_FORMAT_TABLE_SLOTS, 9);
+  EXPECT_STREQ(buf, "__kiln_s17_slots");
+  kiln_image_format_table_symbol(buf, sizeof(buf), 3, KILN_IMAGE_FORMAT_TABLE_GLOBALS, 0);
+  EXPECT_STREQ(buf, "__kiln_s3_globals");
+  EXPECT_EQ(kiln_image_format_table_symbol(nullptr, 0, 3, KILN_IMAGE_FORMAT_TABLE_GLOBALS, 0), 17u);
+  char small[5];
+  EXPECT_EQ(kiln_image_format_table_symbol(small, sizeof(small), 3, KILN_IMAGE_FORMAT_TABLE_GLOBALS, 0),
+            17u);
+  EXPECT_STREQ(small, "__ki");
+  EXPECT_EQ(kiln_image_format_table_symbol(buf, sizeof(buf), 0, (kiln_image_format_table_kind_t)9, 0),
+            0u);
+  EXPECT_STREQ(buf, "");
+}
+
+}  // namespace
