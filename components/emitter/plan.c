@@ -1,0 +1,1003 @@
+/*
+ * components/emitter/plan.c — step 1, on the caller's module: roots,
+ * methods (fingerprints, calls, deps), whole-module multiversion
+ * annotation, the image's targets, the split, and the image tables
+ * (functions and globals sorted by name, per-shard membership and
+ * overrides). Everything that reaches the output is sorted by name or taken
+ * in module order; pointer sets here are only ever probed, never walked.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "components/emitter/internal.h"
+#include "components/multiversion/multiversion.h"
+#include "components/splitter/splitter.h"
+#include "llvm-c/Analysis.h"
+#include "llvm-c/Comdat.h"
+#include "llvm-c/Core.h"
+#include "llvm-c/IRReader.h"
+#include "llvm-c/Transforms/PassBuilder.h"
+
+/* ---- A pointer set (probe only; never iterated) ------------------------- */
+
+typedef struct ptrset {
+  const void **slots;
+  size_t cap, count;
+} ptrset_t;
+
+static size_t ptr_hash(const void *p, size_t cap) {
+  uint64_t x = (uint64_t)(uintptr_t)p;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  return (size_t)x & (cap - 1);
+}
+
+static bool ptrset_contains(const ptrset_t *s, const void *p) {
+  if (s->cap == 0) return false;
+  for (size_t i = ptr_hash(p, s->cap);; i = (i + 1) & (s->cap - 1)) {
+    if (s->slots[i] == NULL) return false;
+    if (s->slots[i] == p) return true;
+  }
+}
+
+/* Inserts p; returns 1 when new, 0 when present, -1 out of memory. */
+static int ptrset_insert(ptrset_t *s, const void *p) {
+  if ((s->count + 1) * 2 > s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 64;
+    const void **slots = calloc(cap, sizeof(*slots));
+    if (slots == NULL) return -1;
+    for (size_t i = 0; i < s->cap; i++) {
+      if (s->slots[i] == NULL) continue;
+      size_t j = ptr_hash(s->slots[i], cap);
+      while (slots[j] != NULL) j = (j + 1) & (cap - 1);
+      slots[j] = s->slots[i];
+    }
+    free(s->slots);
+    s->slots = slots;
+    s->cap = cap;
+  }
+  size_t i = ptr_hash(p, s->cap);
+  while (s->slots[i] != NULL) {
+    if (s->slots[i] == p) return 0;
+    i = (i + 1) & (s->cap - 1);
+  }
+  s->slots[i] = p;
+  s->count++;
+  return 1;
+}
+
+static void ptrset_free(ptrset_t *s) {
+  free(s->slots);
+  memset(s, 0, sizeof(*s));
+}
+
+/* A growable stack of values. */
+typedef struct valstack {
+  LLVMValueRef *items;
+  size_t count, cap;
+} valstack_t;
+
+static bool valstack_push(valstack_t *st, LLVMValueRef v) {
+  if (st->count == st->cap) {
+    size_t cap = st->cap ? st->cap * 2 : 64;
+    LLVMValueRef *items = realloc(st->items, cap * sizeof(*items));
+    if (items == NULL) return false;
+    st->items = items;
+    st->cap = cap;
+  }
+  st->items[st->count++] = v;
+  return true;
+}
+
+/* ---- Small helpers ------------------------------------------------------ */
+
+static const char *value_name(LLVMValueRef v) {
+  size_t len = 0;
+  return LLVMGetValueName2(v, &len);
+}
+
+static bool is_local(LLVMValueRef gv) {
+  LLVMLinkage l = LLVMGetLinkage(gv);
+  return l == LLVMInternalLinkage || l == LLVMPrivateLinkage;
+}
+
+/* Defined here (available_externally bodies are not emitted). */
+static bool is_defined(LLVMValueRef gv) {
+  return !LLVMIsDeclaration(gv) && LLVMGetLinkage(gv) != LLVMAvailableExternallyLinkage;
+}
+
+/* Visible to the image's users: not local and default visibility. */
+static bool is_exported(LLVMValueRef gv) {
+  return !is_local(gv) && LLVMGetVisibility(gv) == LLVMDefaultVisibility;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+bool em_plan_function_index(const kiln_emitter_plan_t *plan, const char *name, uint32_t *out) {
+  const char *key = name;
+  char **hit = bsearch(&key, plan->functions, plan->function_count, sizeof(char *), cmp_str);
+  if (hit == NULL) return false;
+  *out = (uint32_t)(hit - plan->functions);
+  return true;
+}
+
+/* ---- Roots ---------------------------------------------------------------- */
+
+/* Marks everything reachable from `v` through operands (instructions,
+ * constant expressions, initializers, aliasees, personalities). */
+static kiln_error_t *mark_reachable(ptrset_t *seen, valstack_t *st, LLVMValueRef root) {
+  if (ptrset_insert(seen, root) < 0 || !valstack_push(st, root)) return em_oom();
+  while (st->count > 0) {
+    LLVMValueRef v = st->items[--st->count];
+    LLVMValueRef next[4];
+    size_t nnext = 0;
+    if (LLVMIsAFunction(v) != NULL) {
+      if (LLVMHasPersonalityFn(v)) next[nnext++] = LLVMGetPersonalityFn(v);
+      for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(v); bb; bb = LLVMGetNextBasicBlock(bb)) {
+        for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in;
+             in = LLVMGetNextInstruction(in)) {
+          int n = LLVMGetNumOperands(in);
+          for (int i = 0; i < n; i++) {
+            LLVMValueRef op = LLVMGetOperand(in, (unsigned)i);
+            if (op == NULL || LLVMIsAConstant(op) == NULL) continue;
+            int r = ptrset_insert(seen, op);
+            if (r < 0 || (r > 0 && !valstack_push(st, op))) return em_oom();
+          }
+        }
+      }
+    } else if (LLVMIsAGlobalVariable(v) != NULL) {
+      LLVMValueRef init = LLVMGetInitializer(v);
+      if (init != NULL) next[nnext++] = init;
+    } else if (LLVMIsAGlobalAlias(v) != NULL) {
+      next[nnext++] = LLVMAliasGetAliasee(v);
+    } else if (LLVMIsAConstant(v) != NULL && LLVMIsAGlobalValue(v) == NULL) {
+      int n = LLVMGetNumOperands(v);
+      for (int i = 0; i < n; i++) {
+        LLVMValueRef op = LLVMGetOperand(v, (unsigned)i);
+        if (op == NULL || LLVMIsAConstant(op) == NULL) continue;
+        int r = ptrset_insert(seen, op);
+        if (r < 0 || (r > 0 && !valstack_push(st, op))) return em_oom();
+      }
+    }
+    for (size_t i = 0; i < nnext; i++) {
+      if (next[i] == NULL) continue;
+      int r = ptrset_insert(seen, next[i]);
+      if (r < 0 || (r > 0 && !valstack_push(st, next[i]))) return em_oom();
+    }
+  }
+  return NULL;
+}
+
+/* Keeps the roots and what they reach: the rest becomes internal and
+ * GlobalDCE drops it. Appending globals (llvm.used, llvm.global_ctors) are
+ * roots too, so what they keep alive stays correct. */
+static kiln_error_t *apply_roots(const kiln_emitter_options_t *o, LLVMModuleRef m) {
+  ptrset_t seen = {0};
+  valstack_t st = {0};
+  kiln_error_t *err = NULL;
+  for (size_t r = 0; err == NULL && r < o->root_count; r++) {
+    LLVMValueRef v = LLVMGetNamedFunction(m, o->roots[r]);
+    if (v == NULL) v = LLVMGetNamedGlobal(m, o->roots[r]);
+    if (v == NULL || !is_defined(v)) {
+      err = kiln_error_new(KILN_ERR_NOT_FOUND, "root '%s': no such %s in the module", o->roots[r],
+                           v == NULL ? "function or global" : "definition");
+      break;
+    }
+    err = mark_reachable(&seen, &st, v);
+  }
+  for (LLVMValueRef g = LLVMGetFirstGlobal(m); err == NULL && g; g = LLVMGetNextGlobal(g))
+    if (LLVMGetLinkage(g) == LLVMAppendingLinkage) err = mark_reachable(&seen, &st, g);
+  if (err == NULL) {
+    for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) {
+      if (LLVMIsDeclaration(f) || ptrset_contains(&seen, f)) continue;
+      LLVMSetLinkage(f, LLVMInternalLinkage);
+      LLVMSetVisibility(f, LLVMDefaultVisibility);
+      LLVMSetComdat(f, NULL);
+    }
+    for (LLVMValueRef g = LLVMGetFirstGlobal(m); g; g = LLVMGetNextGlobal(g)) {
+      if (LLVMIsDeclaration(g) || LLVMGetLinkage(g) == LLVMAppendingLinkage ||
+          ptrset_contains(&seen, g))
+        continue;
+      LLVMSetLinkage(g, LLVMInternalLinkage);
+      LLVMSetVisibility(g, LLVMDefaultVisibility);
+      LLVMSetComdat(g, NULL);
+    }
+    LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+    LLVMErrorRef lerr = LLVMRunPasses(m, "globaldce", NULL, po);
+    LLVMDisposePassBuilderOptions(po);
+    if (lerr != NULL) {
+      char *msg = LLVMGetErrorMessage(lerr);
+      err = kiln_error_new(KILN_ERR_LLVM, "roots: globaldce: %s", msg);
+      LLVMDisposeErrorMessage(msg);
+    }
+  }
+  free(st.items);
+  ptrset_free(&seen);
+  return err;
+}
+
+/* ---- Methods --------------------------------------------------------------- */
+
+/* Replaces every "#<digits>" attribute-group reference by "#" and every
+ * "!<digits>" metadata reference by "!", so the text does not depend on how
+ * the module numbered them (which depends on unrelated functions). */
+static void canonicalize(char *s) {
+  char *w = s;
+  for (const char *r = s; *r;) {
+    if ((*r == '#' || *r == '!') && r[1] >= '0' && r[1] <= '9') {
+      *w++ = *r++;
+      while (*r >= '0' && *r <= '9') r++;
+      continue;
+    }
+    *w++ = *r++;
+  }
+  *w = '\0';
+}
+
+/* Local globals referenced by `fn` (e.g. "@.str.3": clang numbers them per
+ * file, so an unrelated function can shift the number) are written as
+ * "@<local:hash of initializer>" in the canonical text. */
+static void add_local_refs(LLVMValueRef fn, em_buf_t *text, ptrset_t *seen) {
+  for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fn); bb; bb = LLVMGetNextBasicBlock(bb)) {
+    for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in; in = LLVMGetNextInstruction(in)) {
+      int n = LLVMGetNumOperands(in);
+      for (int i = 0; i < n; i++) {
+        LLVMValueRef op = LLVMGetOperand(in, (unsigned)i);
+        if (op == NULL || LLVMIsAGlobalVariable(op) == NULL || !is_local(op)) continue;
+        if (ptrset_insert(seen, op) != 1) continue;
+        LLVMValueRef init = LLVMGetInitializer(op);
+        char *itext = init != NULL ? LLVMPrintValueToString(init) : NULL;
+        em_buf_printf(text, "\nlocal @%s = ", value_name(op));
+        if (itext != NULL) {
+          canonicalize(itext);
+          em_buf_puts(text, itext);
+        }
+        LLVMDisposeMessage(itext);
+      }
+    }
+  }
+}
+
+/* The fingerprint of a method: its printed definition (type, attributes as
+ * the "; Function Attrs:" line spells them, every instruction) with
+ * module-wide numbering removed, plus the initializers of local globals it
+ * uses. Names of local globals that clang numbers per file are replaced by
+ * their position in that list. */
+static uint64_t fingerprint(LLVMValueRef fn) {
+  char *text = LLVMPrintValueToString(fn);
+  em_buf_t b = {0};
+  ptrset_t seen = {0};
+  if (text != NULL) {
+    canonicalize(text);
+    em_buf_puts(&b, text);
+  }
+  LLVMDisposeMessage(text);
+  add_local_refs(fn, &b, &seen);
+  ptrset_free(&seen);
+  uint64_t h = kiln_image_format_hash64(b.data != NULL ? b.data : "", b.size, 0);
+  em_buf_free(&b);
+  return h;
+}
+
+typedef struct pre_method {
+  char *key;
+  uint64_t fingerprint;
+  char **calls; /* method names, sorted, unique */
+  size_t call_count;
+  em_dep_t *deps; /* sorted by key */
+  size_t dep_count;
+} pre_method_t;
+
+static void pre_methods_free(pre_method_t *pm, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(pm[i].key);
+    for (size_t c = 0; c < pm[i].call_count; c++) free(pm[i].calls[c]);
+    free(pm[i].calls);
+    for (size_t d = 0; d < pm[i].dep_count; d++) free(pm[i].deps[d].key);
+    free(pm[i].deps);
+  }
+  free(pm);
+}
+
+static int cmp_dep(const void *a, const void *b) {
+  return strcmp(((const em_dep_t *)a)->key, ((const em_dep_t *)b)->key);
+}
+
+static bool is_method(LLVMValueRef f) { return is_defined(f) && is_exported(f); }
+
+/* Calls and deps of method `fn`: direct callees, through non-method
+ * defined functions transitively. */
+static kiln_error_t *method_edges(const kiln_emitter_options_t *o, LLVMValueRef fn,
+                                  pre_method_t *pm) {
+  ptrset_t seen = {0};
+  valstack_t st = {0};
+  char **calls = NULL;
+  size_t ncalls = 0, ccap = 0;
+  em_dep_t *deps = NULL;
+  size_t ndeps = 0, dcap = 0;
+  kiln_error_t *err = NULL;
+  if (ptrset_insert(&seen, fn) < 0 || !valstack_push(&st, fn)) err = em_oom();
+  while (err == NULL && st.count > 0) {
+    LLVMValueRef v = st.items[--st.count];
+    for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(v); err == NULL && bb;
+         bb = LLVMGetNextBasicBlock(bb)) {
+      for (LLVMValueRef in = LLVMGetFirstInstruction(bb); err == NULL && in;
+           in = LLVMGetNextInstruction(in)) {
+        if (LLVMIsACallInst(in) == NULL && LLVMIsAInvokeInst(in) == NULL &&
+            LLVMIsACallBrInst(in) == NULL)
+          continue;
+        LLVMValueRef callee = LLVMGetCalledValue(in);
+        if (callee == NULL || LLVMIsAFunction(callee) == NULL) continue;
+        if (LLVMGetIntrinsicID(callee) != 0) continue;
+        const char *name = value_name(callee);
+        if (is_method(callee)) {
+          /* A method: an edge (self included), not traversed further. */
+          bool dup = false;
+          for (size_t c = 0; c < ncalls && !dup; c++) dup = strcmp(calls[c], name) == 0;
+          if (dup) continue;
+          if (ncalls == ccap) {
+            ccap = ccap ? ccap * 2 : 8;
+            char **nc = realloc(calls, ccap * sizeof(*nc));
+            if (nc == NULL) { err = em_oom(); break; }
+            calls = nc;
+          }
+          if ((calls[ncalls] = em_strdup(name)) == NULL) { err = em_oom(); break; }
+          ncalls++;
+          continue;
+        }
+        int r = ptrset_insert(&seen, callee);
+        if (r < 0) { err = em_oom(); break; }
+        if (r == 0) continue;
+        if (is_defined(callee)) {
+          if (!valstack_push(&st, callee)) err = em_oom();
+          continue;
+        }
+        uint64_t fp = 0;
+        if (LLVMIsDeclaration(callee) && o->dep_fn != NULL && o->dep_fn(name, &fp, o->dep_user)) {
+          if (ndeps == dcap) {
+            dcap = dcap ? dcap * 2 : 8;
+            em_dep_t *nd = realloc(deps, dcap * sizeof(*nd));
+            if (nd == NULL) { err = em_oom(); break; }
+            deps = nd;
+          }
+          if ((deps[ndeps].key = em_strdup(name)) == NULL) { err = em_oom(); break; }
+          deps[ndeps++].fingerprint = fp;
+        }
+      }
+    }
+  }
+  free(st.items);
+  ptrset_free(&seen);
+  if (ncalls > 1) qsort(calls, ncalls, sizeof(char *), cmp_str);
+  if (ndeps > 1) qsort(deps, ndeps, sizeof(em_dep_t), cmp_dep);
+  pm->calls = calls;
+  pm->call_count = ncalls;
+  pm->deps = deps;
+  pm->dep_count = ndeps;
+  return err;
+}
+
+static int cmp_pre_method(const void *a, const void *b) {
+  return strcmp(((const pre_method_t *)a)->key, ((const pre_method_t *)b)->key);
+}
+
+static kiln_error_t *collect_methods(const kiln_emitter_options_t *o, LLVMModuleRef m,
+                                     pre_method_t **out, size_t *n_out) {
+  *out = NULL;
+  *n_out = 0;
+  size_t n = 0;
+  for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f))
+    if (is_method(f)) n++;
+  pre_method_t *pm = calloc(n ? n : 1, sizeof(*pm));
+  if (pm == NULL) return em_oom();
+  size_t i = 0;
+  kiln_error_t *err = NULL;
+  for (LLVMValueRef f = LLVMGetFirstFunction(m); err == NULL && f; f = LLVMGetNextFunction(f)) {
+    if (!is_method(f)) continue;
+    pm[i].key = em_strdup(value_name(f));
+    if (pm[i].key == NULL) err = em_oom();
+    pm[i].fingerprint = fingerprint(f);
+    if (err == NULL) err = method_edges(o, f, &pm[i]);
+    i++;
+  }
+  if (err != NULL) {
+    pre_methods_free(pm, i);
+    return err;
+  }
+  qsort(pm, n, sizeof(*pm), cmp_pre_method);
+  *out = pm;
+  *n_out = n;
+  return NULL;
+}
+
+/* ---- Targets ---------------------------------------------------------------- */
+
+/* Resolves the annotated targets exactly as kiln_multiversion_clone will in
+ * every shard, by annotating and cloning a one-function module of the same
+ * triple in a private context. */
+static kiln_error_t *resolve_targets(kiln_emitter_plan_t *p) {
+  LLVMContextRef ctx = LLVMContextCreate();
+  LLVMModuleRef m = LLVMModuleCreateWithNameInContext("kiln.emitter.targets", ctx);
+  LLVMSetTarget(m, p->triple);
+  LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(ctx), NULL, 0, 0);
+  LLVMValueRef f = LLVMAddFunction(m, "kiln.emitter.stub", fty);
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+  LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, f, "entry"));
+  LLVMBuildRetVoid(b);
+  LLVMDisposeBuilder(b);
+  kiln_multiversion_tables_t *tables = NULL;
+  kiln_multiversion_options_t *mo = NULL;
+  kiln_error_t *err = kiln_multiversion_annotate(m, p->targets);
+  if (err == NULL) err = kiln_multiversion_options_new(&mo);
+  if (err == NULL) {
+    kiln_multiversion_options_set_emit_tables(mo, false);
+    err = kiln_multiversion_clone(m, mo, &tables);
+  }
+  size_t n = kiln_multiversion_tables_target_count(tables);
+  if (err == NULL) {
+    p->target_count = n;
+    p->target_cpu = calloc(n, sizeof(char *));
+    p->target_features = calloc(n, sizeof(char *));
+    p->target_flags = calloc(n, sizeof(uint32_t));
+    p->target_base = calloc(n, sizeof(uint32_t));
+    p->clone_counts = calloc(n, sizeof(size_t));
+    if (!p->target_cpu || !p->target_features || !p->target_flags || !p->target_base ||
+        !p->clone_counts)
+      err = em_oom();
+  }
+  for (size_t k = 0; err == NULL && k < n; k++) {
+    p->target_cpu[k] = em_strdup(kiln_multiversion_tables_target_cpu(tables, k));
+    p->target_features[k] = em_strdup(kiln_multiversion_tables_target_features(tables, k));
+    p->target_flags[k] = kiln_multiversion_tables_target_flags(tables, k);
+    p->target_base[k] = (uint32_t)kiln_multiversion_tables_target_base(tables, k);
+    if (p->target_cpu[k] == NULL || p->target_features[k] == NULL) err = em_oom();
+  }
+  kiln_multiversion_tables_free(tables);
+  kiln_multiversion_options_free(mo);
+  LLVMDisposeModule(m);
+  LLVMContextDispose(ctx);
+  return err;
+}
+
+/* owner(f, t) of docs/multiversioning.md: which target's version t runs. */
+static size_t owner(const kiln_emitter_plan_t *p, uint64_t mask, size_t t) {
+  while (t != 0 && ((mask >> t) & 1u) == 0) t = p->target_base[t];
+  return t;
+}
+
+/* ---- Splitting --------------------------------------------------------------- */
+
+static uint64_t clone_mask(LLVMValueRef f) {
+  unsigned len = 0;
+  LLVMAttributeRef a =
+      LLVMGetStringAttributeAtIndex(f, LLVMAttributeFunctionIndex, "kiln.mv.clones", 14);
+  if (a == NULL) return 0;
+  const char *v = LLVMGetStringAttributeValue(a, &len);
+  char buf[32];
+  if (v == NULL || len == 0 || len >= sizeof(buf)) return 0;
+  memcpy(buf, v, len);
+  buf[len] = '\0';
+  return strtoull(buf, NULL, 16);
+}
+
+static unsigned popcount64(uint64_t x) {
+  unsigned n = 0;
+  for (; x; x &= x - 1) n++;
+  return n;
+}
+
+/* Weight multiplier: every clone is another copy to optimize and compile. */
+static unsigned split_multiplier(LLVMValueRef function, void *user) {
+  (void)user;
+  return 1u + popcount64(clone_mask(function));
+}
+
+/* ---- The plan ------------------------------------------------------------------ */
+
+void kiln_emitter_plan_free(kiln_emitter_plan_t *p) {
+  if (p == NULL) return;
+  free(p->producer);
+  free(p->triple);
+  free(p->data_layout);
+  free(p->name);
+  free(p->targets);
+  for (size_t i = 0; i < p->option_count; i++) {
+    free(p->option_keys[i]);
+    free(p->option_values[i]);
+  }
+  free(p->option_keys);
+  free(p->option_values);
+  for (size_t k = 0; k < p->target_count; k++) {
+    if (p->target_cpu) free(p->target_cpu[k]);
+    if (p->target_features) free(p->target_features[k]);
+  }
+  free(p->target_cpu);
+  free(p->target_features);
+  free(p->target_flags);
+  free(p->target_base);
+  free(p->clone_counts);
+  for (size_t i = 0; i < p->function_count; i++) free(p->functions[i]);
+  free(p->functions);
+  for (size_t i = 0; i < p->global_count; i++) free(p->globals[i]);
+  free(p->globals);
+  for (size_t s = 0; s < p->shard_count; s++) {
+    em_shard_plan_t *sh = &p->shards[s];
+    free(sh->functions);
+    if (sh->overrides != NULL)
+      for (size_t k = 0; k < p->target_count; k++) free(sh->overrides[k]);
+    free(sh->overrides);
+    free(sh->override_counts);
+    free(sh->globals);
+    free(sh->bitcode);
+  }
+  free(p->shards);
+  for (size_t i = 0; i < p->method_count; i++) {
+    em_method_t *mt = &p->methods[i];
+    free(mt->key);
+    free(mt->calls);
+    for (size_t d = 0; d < mt->dep_count; d++) free(mt->deps[d].key);
+    free(mt->deps);
+  }
+  free(p->methods);
+  em_phases_free(&p->phases);
+  free(p);
+}
+
+/* The options that change generated code, recorded in the image header
+ * (sorted by key). */
+static kiln_error_t *record_options(kiln_emitter_plan_t *p) {
+  unsigned major = 0, minor = 0, patch = 0;
+  LLVMGetVersion(&major, &minor, &patch);
+  char llvm[32], opt[8];
+  snprintf(llvm, sizeof(llvm), "%u.%u.%u", major, minor, patch);
+  snprintf(opt, sizeof(opt), "%u", p->opt_level);
+  const char *kv[][2] = {
+      {"kiln", KILN_VERSION_STRING}, {"llvm", llvm},
+      {"opt_level", opt},            {"reloc", "pic"},
+      {"targets", p->targets},       {"vectorize", p->vectorize ? "1" : "0"},
+  };
+  size_t n = sizeof(kv) / sizeof(kv[0]);
+  p->option_keys = calloc(n, sizeof(char *));
+  p->option_values = calloc(n, sizeof(char *));
+  if (p->option_keys == NULL || p->option_values == NULL) return em_oom();
+  p->option_count = n;
+  for (size_t i = 0; i < n; i++) {
+    p->option_keys[i] = em_strdup(kv[i][0]);
+    p->option_values[i] = em_strdup(kv[i][1]);
+    if (p->option_keys[i] == NULL || p->option_values[i] == NULL) return em_oom();
+  }
+  char producer[96];
+  snprintf(producer, sizeof(producer), "kiln %s (LLVM %s)", KILN_VERSION_STRING, llvm);
+  p->producer = em_strdup(producer);
+  return p->producer == NULL ? em_oom() : NULL;
+}
+
+/* Sorted, owned copies of the names of values passing `keep`. */
+static kiln_error_t *collect_names(LLVMModuleRef m, bool functions, char ***out, size_t *n_out) {
+  *out = NULL;
+  *n_out = 0;
+  size_t n = 0, cap = 0;
+  char **names = NULL;
+  LLVMValueRef v = functions ? LLVMGetFirstFunction(m) : LLVMGetFirstGlobal(m);
+  for (; v; v = functions ? LLVMGetNextFunction(v) : LLVMGetNextGlobal(v)) {
+    if (!is_defined(v)) continue;
+    bool keep;
+    if (functions) {
+      keep = is_exported(v) || clone_mask(v) != 0;
+    } else {
+      keep = is_exported(v) && LLVMGetLinkage(v) != LLVMAppendingLinkage &&
+             !LLVMIsThreadLocal(v);
+    }
+    if (!keep) continue;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 64;
+      char **nn = realloc(names, cap * sizeof(char *));
+      if (nn == NULL) goto oom;
+      names = nn;
+    }
+    if ((names[n] = em_strdup(value_name(v))) == NULL) goto oom;
+    n++;
+  }
+  if (n > 1) qsort(names, n, sizeof(char *), cmp_str);
+  *out = names;
+  *n_out = n;
+  return NULL;
+oom:
+  for (size_t i = 0; i < n; i++) free(names[i]);
+  free(names);
+  return em_oom();
+}
+
+/* Per shard: functions and globals (ascending indices) and overrides. */
+static kiln_error_t *assign_shards(kiln_emitter_plan_t *p, LLVMModuleRef m,
+                                   const kiln_splitter_shards_t *shards) {
+  size_t ns = p->shard_count;
+  size_t *fshard = calloc(p->function_count ? p->function_count : 1, sizeof(size_t));
+  size_t *gshard = calloc(p->global_count ? p->global_count : 1, sizeof(size_t));
+  kiln_error_t *err = (fshard == NULL || gshard == NULL) ? em_oom() : NULL;
+  for (size_t i = 0; err == NULL && i < p->function_count; i++)
+    err = kiln_splitter_shards_find(shards, p->functions[i], &fshard[i]);
+  for (size_t i = 0; err == NULL && i < p->global_count; i++)
+    err = kiln_splitter_shards_find(shards, p->globals[i], &gshard[i]);
+  if (err != NULL) {
+    free(fshard);
+    free(gshard);
+    return kiln_error_prefix(err, "emitter: shard of a table entry");
+  }
+  for (size_t s = 0; err == NULL && s < ns; s++) {
+    em_shard_plan_t *sh = &p->shards[s];
+    size_t nf = 0, ng = 0;
+    for (size_t i = 0; i < p->function_count; i++) nf += fshard[i] == s;
+    for (size_t i = 0; i < p->global_count; i++) ng += gshard[i] == s;
+    sh->functions = calloc(nf ? nf : 1, sizeof(uint32_t));
+    sh->globals = calloc(ng ? ng : 1, sizeof(uint32_t));
+    sh->overrides = calloc(p->target_count, sizeof(uint32_t *));
+    sh->override_counts = calloc(p->target_count, sizeof(size_t));
+    if (!sh->functions || !sh->globals || !sh->overrides || !sh->override_counts) {
+      err = em_oom();
+      break;
+    }
+    for (size_t i = 0; i < p->function_count; i++)
+      if (fshard[i] == s) sh->functions[sh->function_count++] = (uint32_t)i;
+    for (size_t i = 0; i < p->global_count; i++)
+      if (gshard[i] == s) sh->globals[sh->global_count++] = (uint32_t)i;
+    uint64_t *masks = calloc(nf ? nf : 1, sizeof(uint64_t));
+    if (masks == NULL) {
+      err = em_oom();
+      break;
+    }
+    for (size_t j = 0; j < nf; j++)
+      masks[j] = clone_mask(LLVMGetNamedFunction(m, p->functions[sh->functions[j]]));
+    for (size_t k = 1; err == NULL && k < p->target_count; k++) {
+      sh->overrides[k] = calloc(nf ? nf : 1, sizeof(uint32_t));
+      if (sh->overrides[k] == NULL) {
+        err = em_oom();
+        break;
+      }
+      for (size_t j = 0; j < nf; j++)
+        if (owner(p, masks[j], k) != 0) sh->overrides[k][sh->override_counts[k]++] = (uint32_t)j;
+    }
+    free(masks);
+  }
+  free(fshard);
+  free(gshard);
+  return err;
+}
+
+static int cmp_method_key(const void *key, const void *elem) {
+  return strcmp((const char *)key, ((const em_method_t *)elem)->key);
+}
+
+/* Methods in key order (the function table's order), calls as method
+ * indices (sorted, unique since the names were). */
+static kiln_error_t *build_methods(kiln_emitter_plan_t *p, pre_method_t *pm, size_t n) {
+  p->methods = calloc(n ? n : 1, sizeof(em_method_t));
+  if (p->methods == NULL) return em_oom();
+  p->method_count = n;
+  for (size_t i = 0; i < n; i++) {
+    em_method_t *mt = &p->methods[i];
+    mt->key = pm[i].key;
+    pm[i].key = NULL;
+    if (!em_plan_function_index(p, mt->key, &mt->function))
+      return kiln_error_new(KILN_ERR_INTERNAL, "emitter: method '%s' lost its function", mt->key);
+    mt->flags = KILN_IMAGE_FORMAT_METHOD_SPECSIG;
+    mt->fingerprint = pm[i].fingerprint;
+    mt->deps = pm[i].deps;
+    mt->dep_count = pm[i].dep_count;
+    pm[i].deps = NULL;
+    pm[i].dep_count = 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    em_method_t *mt = &p->methods[i];
+    mt->calls = calloc(pm[i].call_count ? pm[i].call_count : 1, sizeof(uint32_t));
+    if (mt->calls == NULL) return em_oom();
+    for (size_t c = 0; c < pm[i].call_count; c++) {
+      em_method_t *hit = bsearch(pm[i].calls[c], p->methods, n, sizeof(em_method_t),
+                                 cmp_method_key);
+      if (hit == NULL)
+        return kiln_error_new(KILN_ERR_INTERNAL, "emitter: call target '%s' is not a method",
+                              pm[i].calls[c]);
+      mt->calls[mt->call_count++] = (uint32_t)(hit - p->methods);
+    }
+    qsort(mt->calls, mt->call_count, sizeof(uint32_t), cmp_u32);
+  }
+  return NULL;
+}
+
+/* The module's triple (host's when empty) and data layout (the target's
+ * when empty), set before anything reads them. */
+static kiln_error_t *prepare_module(LLVMModuleRef m, kiln_emitter_plan_t *p) {
+  const char *triple = LLVMGetTarget(m);
+  if (triple == NULL || triple[0] == '\0') {
+    char *host = LLVMGetDefaultTargetTriple();
+    LLVMSetTarget(m, host);
+    LLVMDisposeMessage(host);
+  }
+  p->triple = em_strdup(LLVMGetTarget(m));
+  if (p->triple == NULL) return em_oom();
+  const char *dl = LLVMGetDataLayoutStr(m);
+  if (dl == NULL || dl[0] == '\0') {
+    LLVMTargetMachineRef tm = NULL;
+    kiln_error_t *err = em_target_machine(p->triple, "generic", "", 0, &tm);
+    if (err != NULL) return err;
+    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
+    char *s = LLVMCopyStringRepOfTargetData(td);
+    LLVMSetDataLayout(m, s);
+    LLVMDisposeMessage(s);
+    LLVMDisposeTargetData(td);
+    LLVMDisposeTargetMachine(tm);
+  }
+  p->data_layout = em_strdup(LLVMGetDataLayoutStr(m));
+  return p->data_layout == NULL ? em_oom() : NULL;
+}
+
+static kiln_error_t *split_module(const kiln_emitter_options_t *o, LLVMModuleRef m,
+                                  kiln_emitter_plan_t *p, kiln_splitter_shards_t **shards_out) {
+  *shards_out = NULL;
+  kiln_splitter_options_t *so = NULL;
+  kiln_error_t *err = kiln_splitter_options_new(&so);
+  if (err != NULL) return err;
+  kiln_splitter_options_set_shard_count(so, (unsigned)o->shard_count);
+  kiln_splitter_options_set_multiplier(so, split_multiplier, NULL);
+  /* available_externally copies would carry clones and slot definitions
+   * into several shards; every function must live in exactly one. */
+  kiln_splitter_options_set_copy_inline(so, false);
+  kiln_splitter_shards_t *shards = NULL;
+  err = kiln_splitter_split(m, so, &shards);
+  kiln_splitter_options_free(so);
+  if (err != NULL) return kiln_error_prefix(err, "emitter: split");
+  size_t n = kiln_splitter_shards_count(shards);
+  p->shards = calloc(n ? n : 1, sizeof(em_shard_plan_t));
+  if (p->shards == NULL) {
+    kiln_splitter_shards_free(shards);
+    return em_oom();
+  }
+  p->shard_count = n;
+  for (size_t s = 0; s < n; s++) {
+    em_shard_plan_t *sh = &p->shards[s];
+    const void *data = NULL;
+    size_t size = 0;
+    kiln_splitter_shards_bitcode(shards, s, &data, &size);
+    sh->bitcode = malloc(size ? size : 1);
+    if (sh->bitcode == NULL) {
+      kiln_splitter_shards_free(shards);
+      return em_oom();
+    }
+    memcpy(sh->bitcode, data, size);
+    sh->bitcode_size = size;
+    sh->weight = kiln_splitter_shards_weight(shards, s);
+    snprintf(sh->file, sizeof(sh->file), "shard-%zu.bc", s);
+  }
+  *shards_out = shards;
+  return NULL;
+}
+
+kiln_error_t *kiln_emitter_plan(const kiln_emitter_options_t *o, LLVMModuleRef m,
+                                kiln_emitter_plan_t **plan_out) {
+  if (plan_out != NULL) *plan_out = NULL;
+  if (o == NULL || m == NULL || plan_out == NULL)
+    return kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "kiln_emitter_plan: NULL argument");
+  kiln_emitter_plan_t *p = calloc(1, sizeof(*p));
+  if (p == NULL) return em_oom();
+  p->opt_level = o->opt_level;
+  p->vectorize = o->vectorize;
+  p->kind = o->kind;
+  p->base_checksum = o->base_checksum;
+  p->name = em_strdup(o->name != NULL ? o->name : "");
+  kiln_error_t *err = p->name == NULL ? em_oom() : NULL;
+  pre_method_t *pm = NULL;
+  size_t npm = 0;
+  kiln_splitter_shards_t *shards = NULL;
+  em_phase_timer_t t;
+
+  /* Triple and data layout first: annotation and splitting read them. */
+  if (err == NULL) err = prepare_module(m, p);
+  /* Roots: keep what the trace says is used, so nothing else is compiled. */
+  if (err == NULL && o->root_count > 0) {
+    em_phase_begin(&t);
+    err = apply_roots(o, m);
+    em_phase_end(&p->phases, "roots", &t);
+  }
+  /* Methods before annotation and split: fingerprints see the code as the
+   * frontend wrote it, and names before promotion. */
+  if (err == NULL) {
+    em_phase_begin(&t);
+    err = collect_methods(o, m, &pm, &npm);
+    em_phase_end(&p->phases, "methods", &t);
+  }
+  /* Annotate the WHOLE module, so every shard decides clones and slots the
+   * same way. */
+  if (err == NULL) {
+    em_phase_begin(&t);
+    err = kiln_multiversion_annotate(m, o->targets);
+    if (err != NULL) {
+      err = kiln_error_prefix(err, "target string '%s'", o->targets);
+    } else {
+      err = kiln_multiversion_module_targets(m, &p->targets);
+    }
+    if (err == NULL) err = resolve_targets(p);
+    em_phase_end(&p->phases, "annotate", &t);
+  }
+  if (err == NULL) err = record_options(p);
+  /* Split by weight (clones included), never by threads. */
+  if (err == NULL) {
+    em_phase_begin(&t);
+    err = split_module(o, m, p, &shards);
+    em_phase_end(&p->phases, "split", &t);
+  }
+  /* The image tables, with the final (promoted) names. */
+  if (err == NULL) {
+    em_phase_begin(&t);
+    err = collect_names(m, true, &p->functions, &p->function_count);
+    if (err == NULL) err = collect_names(m, false, &p->globals, &p->global_count);
+    if (err == NULL) err = assign_shards(p, m, shards);
+    for (LLVMValueRef f = LLVMGetFirstFunction(m); err == NULL && f; f = LLVMGetNextFunction(f)) {
+      if (!is_defined(f)) continue;
+      uint64_t mask = clone_mask(f);
+      for (size_t k = 1; k < p->target_count; k++) p->clone_counts[k] += (mask >> k) & 1u;
+    }
+    if (err == NULL) err = build_methods(p, pm, npm);
+    em_phase_end(&p->phases, "tables", &t);
+  }
+  kiln_splitter_shards_free(shards);
+  pre_methods_free(pm, npm);
+  if (err != NULL) {
+    kiln_emitter_plan_free(p);
+    return err;
+  }
+  *plan_out = p;
+  return NULL;
+}
+
+/* ---- Accessors ------------------------------------------------------------------ */
+
+size_t kiln_emitter_plan_shard_count(const kiln_emitter_plan_t *p) {
+  return p != NULL ? p->shard_count : 0;
+}
+
+uint64_t kiln_emitter_plan_shard_weight(const kiln_emitter_plan_t *p, size_t s) {
+  return p != NULL && s < p->shard_count ? p->shards[s].weight : 0;
+}
+
+const char *kiln_emitter_plan_shard_file(const kiln_emitter_plan_t *p, size_t s) {
+  return p != NULL && s < p->shard_count ? p->shards[s].file : NULL;
+}
+
+size_t kiln_emitter_plan_shard_function_count(const kiln_emitter_plan_t *p, size_t s) {
+  return p != NULL && s < p->shard_count ? p->shards[s].function_count : 0;
+}
+
+/* A heuristic: a fixed cost (context, target machine, codegen tables) plus
+ * an amount per unit of splitter weight (instructions + blocks, times the
+ * number of versions) for IR, analyses and machine code. */
+uint64_t kiln_emitter_plan_shard_memory_estimate(const kiln_emitter_plan_t *p, size_t s) {
+  if (p == NULL || s >= p->shard_count) return 0;
+  return (uint64_t)32 * 1024 * 1024 + p->shards[s].weight * 2048u +
+         (uint64_t)p->shards[s].bitcode_size * 8u;
+}
+
+size_t kiln_emitter_plan_function_count(const kiln_emitter_plan_t *p) {
+  return p != NULL ? p->function_count : 0;
+}
+
+size_t kiln_emitter_plan_global_count(const kiln_emitter_plan_t *p) {
+  return p != NULL ? p->global_count : 0;
+}
+
+size_t kiln_emitter_plan_method_count(const kiln_emitter_plan_t *p) {
+  return p != NULL ? p->method_count : 0;
+}
+
+size_t kiln_emitter_plan_target_count(const kiln_emitter_plan_t *p) {
+  return p != NULL ? p->target_count : 0;
+}
+
+size_t kiln_emitter_plan_clone_count(const kiln_emitter_plan_t *p, size_t k) {
+  return p != NULL && k < p->target_count ? p->clone_counts[k] : 0;
+}
+
+const char *kiln_emitter_plan_function_name(const kiln_emitter_plan_t *p, size_t i) {
+  return p != NULL && i < p->function_count ? p->functions[i] : NULL;
+}
+
+/* ---- The description ---------------------------------------------------------- */
+
+struct em_desc_storage {
+  kiln_image_format_option_t *options;
+  kiln_image_format_target_t *targets;
+  kiln_image_format_shard_t *shards;
+  kiln_image_format_method_t *methods;
+  kiln_image_format_dep_t *deps;
+};
+
+void em_desc_free(em_desc_storage_t *st) {
+  if (st == NULL) return;
+  free(st->options);
+  free(st->targets);
+  free(st->shards);
+  free(st->methods);
+  free(st->deps);
+  free(st);
+}
+
+kiln_error_t *em_plan_desc(const kiln_emitter_plan_t *p, const uint32_t *const *slots,
+                           const size_t *slot_counts, kiln_image_format_desc_t *d,
+                           em_desc_storage_t **storage_out) {
+  memset(d, 0, sizeof(*d));
+  *storage_out = NULL;
+  em_desc_storage_t *st = calloc(1, sizeof(*st));
+  if (st == NULL) return em_oom();
+  size_t ndeps = 0;
+  for (size_t i = 0; i < p->method_count; i++) ndeps += p->methods[i].dep_count;
+  st->options = calloc(p->option_count ? p->option_count : 1, sizeof(*st->options));
+  st->targets = calloc(p->target_count ? p->target_count : 1, sizeof(*st->targets));
+  st->shards = calloc(p->shard_count ? p->shard_count : 1, sizeof(*st->shards));
+  st->methods = calloc(p->method_count ? p->method_count : 1, sizeof(*st->methods));
+  st->deps = calloc(ndeps ? ndeps : 1, sizeof(*st->deps));
+  if (!st->options || !st->targets || !st->shards || !st->methods || !st->deps) {
+    em_desc_free(st);
+    return em_oom();
+  }
+  for (size_t i = 0; i < p->option_count; i++)
+    st->options[i] = (kiln_image_format_option_t){p->option_keys[i], p->option_values[i]};
+  for (size_t k = 0; k < p->target_count; k++)
+    st->targets[k] = (kiln_image_format_target_t){p->target_cpu[k], p->target_features[k],
+                                                  p->target_flags[k], p->target_base[k]};
+  for (size_t s = 0; s < p->shard_count; s++) {
+    const em_shard_plan_t *sh = &p->shards[s];
+    st->shards[s].functions = sh->functions;
+    st->shards[s].function_count = sh->function_count;
+    st->shards[s].overrides = (const uint32_t *const *)sh->overrides;
+    st->shards[s].override_counts = sh->override_counts;
+    st->shards[s].globals = sh->globals;
+    st->shards[s].global_count = sh->global_count;
+    if (slots != NULL && slot_counts != NULL) {
+      st->shards[s].slot_functions = slots[s];
+      st->shards[s].slot_count = slot_counts[s];
+    }
+  }
+  size_t di = 0;
+  for (size_t i = 0; i < p->method_count; i++) {
+    const em_method_t *mt = &p->methods[i];
+    kiln_image_format_method_t *dm = &st->methods[i];
+    dm->key = mt->key;
+    dm->function = mt->function;
+    dm->flags = mt->flags;
+    dm->fingerprint = mt->fingerprint;
+    dm->calls = mt->calls;
+    dm->call_count = mt->call_count;
+    dm->deps = &st->deps[di];
+    dm->dep_count = mt->dep_count;
+    for (size_t j = 0; j < mt->dep_count; j++)
+      st->deps[di++] = (kiln_image_format_dep_t){mt->deps[j].key, mt->deps[j].fingerprint};
+  }
+  d->producer = p->producer;
+  d->triple = p->triple;
+  d->name = p->name;
+  d->kind = p->kind == KILN_EMITTER_IMAGE_PACKAGE ? KILN_IMAGE_FORMAT_KIND_PACKAGE
+                                                  : KILN_IMAGE_FORMAT_KIND_SYSTEM;
+  d->base_checksum = p->base_checksum;
+  d->options = st->options;
+  d->option_count = p->option_count;
+  d->targets = st->targets;
+  d->target_count = p->target_count;
+  d->functions = (const char *const *)p->functions;
+  d->function_count = p->function_count;
+  d->globals = (const char *const *)p->globals;
+  d->global_count = p->global_count;
+  d->shards = st->shards;
+  d->shard_count = p->shard_count;
+  d->methods = st->methods;
+  d->method_count = p->method_count;
+  *storage_out = st;
+  return NULL;
+}
