@@ -16,7 +16,9 @@
  *   - Compile on first use runs the hook outside `mu`; the entry is marked
  *     `compiling` under `mu`, and other first callers wait on `cv`.
  */
-/* clock_gettime(CLOCK_MONOTONIC) to time compiles. */
+/* clock_gettime(CLOCK_MONOTONIC) to time compiles; pthreads for the lock
+ * (POSIX, like the loader's dlopen; chosen over C11 <threads.h> because
+ * ThreadSanitizer does not see glibc's mtx_* and would report false races). */
 #define _POSIX_C_SOURCE 200809L
 
 #include "components/runtime/runtime.h"
@@ -27,7 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <threads.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "components/codeinst/codeinst.h"
@@ -67,7 +69,7 @@ typedef struct entry {
   bitcode_src_t *src;     /* NULL: nothing to compile from */
   char *invalid_reason;   /* why an image did not install it, or NULL */
   bool compiling;
-  thrd_t compiler;
+  pthread_t compiler;
   kiln_error_code_t fail_code; /* KILN_OK: no recorded failure */
   char *fail_message;
   bool traced;
@@ -91,8 +93,8 @@ struct kiln_runtime {
   void *compile_user;
   FILE *trace;
   char *trace_path;
-  mtx_t mu;
-  cnd_t cv;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
   _Atomic(map_table_t *) table;
   /* Guarded by mu. */
   size_t count;
@@ -270,18 +272,18 @@ kiln_error_t *kiln_runtime_new(const kiln_runtime_options_t *options,
     return oom("kiln_runtime_new");
   }
   atomic_init(&rt->table, t);
-  if (mtx_init(&rt->mu, mtx_plain) != thrd_success) {
+  if (pthread_mutex_init(&rt->mu, NULL) != 0) {
     free(t);
     kiln_runtime_report_free(rt->log);
     free(rt);
-    return kiln_error_new(KILN_ERR_INTERNAL, "kiln_runtime_new: mtx_init failed");
+    return kiln_error_new(KILN_ERR_INTERNAL, "kiln_runtime_new: pthread_mutex_init failed");
   }
-  if (cnd_init(&rt->cv) != thrd_success) {
-    mtx_destroy(&rt->mu);
+  if (pthread_cond_init(&rt->cv, NULL) != 0) {
+    pthread_mutex_destroy(&rt->mu);
     free(t);
     kiln_runtime_report_free(rt->log);
     free(rt);
-    return kiln_error_new(KILN_ERR_INTERNAL, "kiln_runtime_new: cnd_init failed");
+    return kiln_error_new(KILN_ERR_INTERNAL, "kiln_runtime_new: pthread_cond_init failed");
   }
   if (options != NULL) {
     rt->compile = options->compile;
@@ -339,8 +341,8 @@ void kiln_runtime_free(kiln_runtime_t *runtime) {
   if (runtime->trace != NULL) fclose(runtime->trace);
   free(runtime->trace_path);
   kiln_runtime_report_free(runtime->log);
-  cnd_destroy(&runtime->cv);
-  mtx_destroy(&runtime->mu);
+  pthread_cond_destroy(&runtime->cv);
+  pthread_mutex_destroy(&runtime->mu);
   free(runtime);
 }
 
@@ -435,7 +437,7 @@ static kiln_error_t *install_image(kiln_runtime_t *rt, const kiln_image_format_t
   bool ok = report && verdicts && queue && caller_start;
   kiln_error_t *err = NULL;
 
-  mtx_lock(&rt->mu);
+  pthread_mutex_lock(&rt->mu);
 
   /* 1. Import slots: the current code of each imported key. Plain stores:
    * no image code runs before the install returns. */
@@ -558,7 +560,7 @@ static kiln_error_t *install_image(kiln_runtime_t *rt, const kiln_image_format_t
     if (ok) ok = attach_image_bitcode(rt, e, view, m, name);
   }
   if (ok && err == NULL) ok = kiln_runtime_report_append_(rt->log, report);
-  mtx_unlock(&rt->mu);
+  pthread_mutex_unlock(&rt->mu);
 
   free(verdicts);
   free(queue);
@@ -605,10 +607,10 @@ kiln_error_t *kiln_runtime_install_method(kiln_runtime_t *runtime, const char *k
   if (code == NULL)
     return kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "kiln_runtime_install_method: '%s': NULL code",
                           key);
-  mtx_lock(&runtime->mu);
+  pthread_mutex_lock(&runtime->mu);
   entry_t *e = map_get_or_add(runtime, key);
   if (e == NULL) {
-    mtx_unlock(&runtime->mu);
+    pthread_mutex_unlock(&runtime->mu);
     return oom(key);
   }
   version_t *old = current_version(e);
@@ -617,7 +619,7 @@ kiln_error_t *kiln_runtime_install_method(kiln_runtime_t *runtime, const char *k
     kiln_runtime_installed_t rec = {"", key, fingerprint, old != NULL, old ? old->fingerprint : 0};
     if (!kiln_runtime_report_add_installed_(runtime->log, &rec)) err = oom(key);
   }
-  mtx_unlock(&runtime->mu);
+  pthread_mutex_unlock(&runtime->mu);
   return err;
 }
 
@@ -641,10 +643,10 @@ kiln_error_t *kiln_runtime_provide_bitcode(kiln_runtime_t *runtime, const char *
   memcpy(s->data, bitcode, size);
   s->size = size;
   s->fingerprint = fingerprint;
-  mtx_lock(&runtime->mu);
+  pthread_mutex_lock(&runtime->mu);
   entry_t *e = map_get_or_add(runtime, key);
   if (e == NULL) {
-    mtx_unlock(&runtime->mu);
+    pthread_mutex_unlock(&runtime->mu);
     src_free(s);
     return oom(key);
   }
@@ -654,7 +656,7 @@ kiln_error_t *kiln_runtime_provide_bitcode(kiln_runtime_t *runtime, const char *
   e->fail_code = KILN_OK;
   free(e->fail_message);
   e->fail_message = NULL;
-  mtx_unlock(&runtime->mu);
+  pthread_mutex_unlock(&runtime->mu);
   return NULL;
 }
 
@@ -683,26 +685,26 @@ static kiln_error_t *lookup_slow(kiln_runtime_t *rt, entry_t *e, const frame_t *
   frame_t self = {e, up};
   bool callees_done = false;
   bitcode_src_t *src = NULL;
-  mtx_lock(&rt->mu);
+  pthread_mutex_lock(&rt->mu);
   for (;;) {
     version_t *v = current_version(e);
     if (v != NULL) {
       *code_out = v->code;
-      mtx_unlock(&rt->mu);
+      pthread_mutex_unlock(&rt->mu);
       return NULL;
     }
     if (e->compiling) {
-      if (thrd_equal(e->compiler, thrd_current())) {
-        mtx_unlock(&rt->mu);
+      if (pthread_equal(e->compiler, pthread_self())) {
+        pthread_mutex_unlock(&rt->mu);
         return kiln_error_new(KILN_ERR_INVALID_ARGUMENT,
                               "method '%s': looked up while this thread compiles it", e->key);
       }
-      cnd_wait(&rt->cv, &rt->mu);
+      pthread_cond_wait(&rt->cv, &rt->mu);
       continue;
     }
     if (e->fail_code != KILN_OK) {
       kiln_error_t *err = kiln_error_new(e->fail_code, "%s", e->fail_message ? e->fail_message : "");
-      mtx_unlock(&rt->mu);
+      pthread_mutex_unlock(&rt->mu);
       return err;
     }
     src = e->src;
@@ -714,11 +716,11 @@ static kiln_error_t *lookup_slow(kiln_runtime_t *rt, entry_t *e, const frame_t *
                                e->key, e->invalid_reason)
               : kiln_error_new(KILN_ERR_NOT_FOUND, "method '%s' is not in the method table",
                                e->key);
-      mtx_unlock(&rt->mu);
+      pthread_mutex_unlock(&rt->mu);
       return err;
     }
     if (rt->compile == NULL) {
-      mtx_unlock(&rt->mu);
+      pthread_mutex_unlock(&rt->mu);
       return kiln_error_new(KILN_ERR_UNSUPPORTED,
                             "method '%s': has bitcode but the runtime has no compile hook", e->key);
     }
@@ -726,7 +728,7 @@ static kiln_error_t *lookup_slow(kiln_runtime_t *rt, entry_t *e, const frame_t *
       /* In-image callees first, so the JIT resolves them to code. Their own
        * errors surface as unresolved symbols in this compile. src stays
        * alive (sources are freed with the runtime). */
-      mtx_unlock(&rt->mu);
+      pthread_mutex_unlock(&rt->mu);
       for (size_t i = 0; i < src->callee_count; i++) {
         entry_t *ce = map_find(rt, src->callees[i], hash_key(src->callees[i]));
         if (ce == NULL || on_stack(&self, ce) || current_version(ce) != NULL) continue;
@@ -734,19 +736,19 @@ static kiln_error_t *lookup_slow(kiln_runtime_t *rt, entry_t *e, const frame_t *
         kiln_error_free(lookup_slow(rt, ce, &self, &ignored));
       }
       callees_done = true;
-      mtx_lock(&rt->mu);
+      pthread_mutex_lock(&rt->mu);
       continue; /* the state may have changed meanwhile */
     }
     break;
   }
   /* Claim the compile. First call of a method no image provided: trace it. */
   e->compiling = true;
-  e->compiler = thrd_current();
+  e->compiler = pthread_self();
   if (rt->trace != NULL && !e->traced) {
     e->traced = true;
     fprintf(rt->trace, "%s\n", e->key);
   }
-  mtx_unlock(&rt->mu);
+  pthread_mutex_unlock(&rt->mu);
 
   uint64_t start = monotonic_ns();
   void *code = NULL;
@@ -756,7 +758,7 @@ static kiln_error_t *lookup_slow(kiln_runtime_t *rt, entry_t *e, const frame_t *
   if (err == NULL && code == NULL)
     err = kiln_error_new(KILN_ERR_INTERNAL, "compile hook returned no code");
 
-  mtx_lock(&rt->mu);
+  pthread_mutex_lock(&rt->mu);
   e->compiling = false;
   if (err == NULL) err = publish_version(rt, e, code, src->fingerprint, true);
   if (err == NULL) {
@@ -770,8 +772,8 @@ static kiln_error_t *lookup_slow(kiln_runtime_t *rt, entry_t *e, const frame_t *
     free(e->fail_message);
     e->fail_message = kiln_runtime_strdup_(kiln_error_message(err));
   }
-  cnd_broadcast(&rt->cv);
-  mtx_unlock(&rt->mu);
+  pthread_cond_broadcast(&rt->cv);
+  pthread_mutex_unlock(&rt->mu);
   return err;
 }
 
@@ -830,9 +832,9 @@ kiln_error_t *kiln_runtime_report(kiln_runtime_t *runtime, kiln_runtime_report_t
     return kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "kiln_runtime_report: NULL argument");
   kiln_runtime_report_t *r = kiln_runtime_report_new_();
   if (r == NULL) return oom("kiln_runtime_report");
-  mtx_lock(&runtime->mu);
+  pthread_mutex_lock(&runtime->mu);
   bool ok = kiln_runtime_report_append_(r, runtime->log);
-  mtx_unlock(&runtime->mu);
+  pthread_mutex_unlock(&runtime->mu);
   if (!ok) {
     kiln_runtime_report_free(r);
     return oom("kiln_runtime_report");

@@ -10,8 +10,8 @@
  * the selected CPU target (address of function i) and the global table
  * (address of global i). It never opens files or dlopens anything itself, and
  * it links no LLVM: compiling is a hook (kiln_runtime_compile_fn) that
- * components/jit provides. Pure C11 (atomics and <threads.h>), so a runtime
- * can vendor it together with the loader.
+ * components/jit provides. C11 (atomics) plus POSIX threads, so a runtime can
+ * vendor it together with the loader.
  *
  * Publication: each table entry points at an immutable "version" that embeds
  * a kiln_codeinst_t. Installing or replacing a method publishes a new version
