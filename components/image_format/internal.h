@@ -139,11 +139,15 @@ static inline uint64_t kif_align8(uint64_t v) { return (v + 7) & ~(uint64_t)7; }
 /* The checksum of a blob of `size` >= KILN_IMAGE_FORMAT_HEADER_SIZE bytes:
  * hash64 of bytes [0, 24) with seed 0 is the seed for hash64 of bytes
  * [32, size), so the 8 checksum bytes themselves are skipped. */
+KILN_BEGIN_DECLS
+
 uint64_t kif_checksum(const uint8_t *blob, uint64_t size);
 
 /* kiln_image_format_open() with the checksum check optional: the encoder's
  * self-check and the benchmark of the structural checks use it. */
 kiln_error_t *kif_open(const void *data, size_t size, const char *name, int verify_checksum,
                        kiln_image_format_t **image_out);
+
+KILN_END_DECLS
 
 #endif /* KILN_IMAGE_FORMAT_INTERNAL_H */
