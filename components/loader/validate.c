@@ -134,6 +134,16 @@ static kiln_error_t *read_header(const src_t *src, Elf64_Ehdr *eh) {
                           src->name, (unsigned)eh->e_phnum, (unsigned)eh->e_phentsize,
                           sizeof(Elf64_Phdr));
   }
+  /* The dynamic linker never reads section headers, but a file cut short
+   * usually loses them first (they come last): report it as truncation. */
+  if (eh->e_shnum > 0 &&
+      !in_bounds(eh->e_shoff, (uint64_t)eh->e_shnum * eh->e_shentsize, src->size)) {
+    return kiln_error_new(KILN_ERR_FORMAT,
+                          "%s: truncated: the section header table (%u entries at byte %llu) "
+                          "extends past the end of the file (%llu bytes)",
+                          src->name, (unsigned)eh->e_shnum, (unsigned long long)eh->e_shoff,
+                          (unsigned long long)src->size);
+  }
   return NULL;
 }
 
