@@ -65,6 +65,10 @@ typedef struct partition {
   /* copies[s * nitems + i]: shard s gets an available_externally copy of
    * function i (NULL when inline copies are off). */
   unsigned char *copies;
+  /* (from, to) pairs: `from` takes a blockaddress inside function `to`;
+   * they must share a shard (a declaration has no blocks). */
+  size_t *ties;
+  size_t nties, capties;
 } partition_t;
 
 /* Analyses `module`, groups, assigns shards and promotes cross-shard

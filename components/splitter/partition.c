@@ -125,6 +125,27 @@ static void collect_value(collector_t *c, size_t from, LLVMValueRef v) {
     return;
   }
   if (!LLVMIsAConstant(v)) return;
+  if (LLVMIsABlockAddress(v)) {
+    size_t to;
+    if (ptrmap_get(&c->map, LLVMGetBlockAddressFunction(v), &to)) {
+      add_ref(c, from, to);
+      partition_t *p = c->p;
+      if (p->nties == p->capties) {
+        size_t cap = p->capties ? p->capties * 2 : 8;
+        size_t *t = realloc(p->ties, 2 * cap * sizeof(size_t));
+        if (t == NULL) {
+          c->oom = true;
+          return;
+        }
+        p->ties = t;
+        p->capties = cap;
+      }
+      p->ties[2 * p->nties] = from;
+      p->ties[2 * p->nties + 1] = to;
+      p->nties++;
+    }
+    return;
+  }
   int n = LLVMGetNumOperands(v);
   for (int k = 0; k < n; k++) collect_value(c, from, LLVMGetOperand(v, (unsigned)k));
 }
@@ -298,6 +319,10 @@ static kiln_error_t *group(partition_t *p) {
       ptrmap_put(&comdats, cd, i);
   }
   ptrmap_dispose(&comdats);
+  for (size_t t = 0; t < p->nties; t++) {
+    size_t a = p->ties[2 * t], b = p->ties[2 * t + 1];
+    if (is_node(&p->items[a]) && is_node(&p->items[b])) unite(p->items, a, b);
+  }
   for (size_t i = 0; i < p->nitems; i++) {
     item_t *it = &p->items[i];
     if (!is_node(it)) continue;
@@ -503,6 +528,7 @@ void splitter_partition_dispose(partition_t *p) {
   free(p->items);
   free(p->shard_weight);
   free(p->copies);
+  free(p->ties);
   memset(p, 0, sizeof(*p));
 }
 

@@ -544,6 +544,14 @@ TEST(SplitterEdgeTest, AlwaysInlineCopiedAsAvailableExternally) {
   }
 }
 
+TEST(SplitterEdgeTest, BlockAddressKeepsFunctionsTogether) {
+  ExpectBehavesLikeWhole("blockaddress.ll", 3);
+  Ctx c;
+  Shards s = Split(c.ParseFile(Data("blockaddress.ll")), 3);
+  EXPECT_EQ(ShardOf(s.get(), "targets"), ShardOf(s.get(), "jumper"));
+  EXPECT_EQ(ShardOf(s.get(), "pick_two"), ShardOf(s.get(), "jumper"));
+}
+
 // ---- The llvm_c_ext functions the splitter relies on ------------------------
 
 TEST(SplitterSurgeryTest, DeleteBodyKeepsAttributes) {
