@@ -319,6 +319,11 @@ TEST(EmitterImageTest, LinkedImageRunsLikeNativeBuild) {
   auto native_run = reinterpret_cast<long (*)(void)>(dlsym(nh, "prog_run"));
   ASSERT_NE(native_run, nullptr);
   EXPECT_EQ(run(), native_run());
+  size_t si = 0;
+  ASSERT_OK(kiln_image_format_function_find(im, "prog_slots", &si));
+  auto native_slots = reinterpret_cast<long (*)(void)>(dlsym(nh, "prog_slots"));
+  ASSERT_NE(native_slots, nullptr);
+  EXPECT_EQ(reinterpret_cast<long (*)(void)>(addr[si])(), native_slots());
   // The exported symbol and the table agree.
   EXPECT_EQ(dlsym(h, "prog_run"), addr[fi]);
   kiln_image_format_close(im);

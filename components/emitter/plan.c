@@ -227,26 +227,67 @@ static kiln_error_t *apply_roots(const kiln_emitter_options_t *o, LLVMModuleRef 
 
 /* ---- Methods --------------------------------------------------------------- */
 
-/* Replaces every "#<digits>" attribute-group reference by "#" and every
- * "!<digits>" metadata reference by "!", so the text does not depend on how
- * the module numbered them (which depends on unrelated functions). */
-static void canonicalize(char *s) {
-  char *w = s;
-  for (const char *r = s; *r;) {
-    if ((*r == '#' || *r == '!') && r[1] >= '0' && r[1] <= '9') {
-      *w++ = *r++;
-      while (*r >= '0' && *r <= '9') r++;
-      continue;
-    }
-    *w++ = *r++;
-  }
-  *w = '\0';
+static bool ident_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '$' || c == '-';
 }
 
-/* Local globals referenced by `fn` (e.g. "@.str.3": clang numbers them per
- * file, so an unrelated function can shift the number) are written as
- * "@<local:hash of initializer>" in the canonical text. */
-static void add_local_refs(LLVMValueRef fn, em_buf_t *text, ptrset_t *seen) {
+/* Rewrites printed IR into a form that does not depend on the rest of the
+ * module or on the context:
+ *   - "#<digits>" attribute-group references become "#", "!<digits>"
+ *     metadata references "!" (the module numbers both);
+ *   - named struct types lose the ".<digits>" suffixes LLVM adds when a
+ *     context already has a type of that name ("%struct.point.3");
+ *   - local global variables ("@.str.3": clang numbers them per file)
+ *     become "@local"; their initializers are appended separately. */
+static void canonicalize(LLVMModuleRef m, const char *in, em_buf_t *out) {
+  LLVMContextRef ctx = LLVMGetModuleContext(m);
+  char tok[512];
+  for (const char *r = in; *r;) {
+    if ((*r == '#' || *r == '!') && r[1] >= '0' && r[1] <= '9') {
+      em_buf_append(out, r, 1);
+      for (r++; *r >= '0' && *r <= '9'; r++) {
+      }
+      continue;
+    }
+    if ((*r == '%' || *r == '@') && ident_char(r[1])) {
+      size_t n = 1;
+      while (ident_char(r[n])) n++;
+      if (n - 1 < sizeof(tok)) {
+        memcpy(tok, r + 1, n - 1);
+        tok[n - 1] = '\0';
+        if (*r == '%' && LLVMGetTypeByName2(ctx, tok) != NULL) {
+          size_t len = n - 1;
+          for (;;) { /* strip ".<digits>" suffixes */
+            size_t d = len;
+            while (d > 0 && tok[d - 1] >= '0' && tok[d - 1] <= '9') d--;
+            if (d == len || d < 2 || tok[d - 1] != '.') break;
+            len = d - 1;
+          }
+          em_buf_append(out, "%", 1);
+          em_buf_append(out, tok, len);
+          r += n;
+          continue;
+        }
+        LLVMValueRef g = *r == '@' ? LLVMGetNamedGlobal(m, tok) : NULL;
+        if (g != NULL && is_local(g)) {
+          em_buf_puts(out, "@local");
+          r += n;
+          continue;
+        }
+      }
+      em_buf_append(out, r, n);
+      r += n;
+      continue;
+    }
+    em_buf_append(out, r, 1);
+    r++;
+  }
+}
+
+/* Appends the initializers of the local globals `fn` uses, in order of
+ * first use. */
+static void add_local_refs(LLVMModuleRef m, LLVMValueRef fn, em_buf_t *text, ptrset_t *seen) {
   for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fn); bb; bb = LLVMGetNextBasicBlock(bb)) {
     for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in; in = LLVMGetNextInstruction(in)) {
       int n = LLVMGetNumOperands(in);
@@ -256,11 +297,8 @@ static void add_local_refs(LLVMValueRef fn, em_buf_t *text, ptrset_t *seen) {
         if (ptrset_insert(seen, op) != 1) continue;
         LLVMValueRef init = LLVMGetInitializer(op);
         char *itext = init != NULL ? LLVMPrintValueToString(init) : NULL;
-        em_buf_printf(text, "\nlocal @%s = ", value_name(op));
-        if (itext != NULL) {
-          canonicalize(itext);
-          em_buf_puts(text, itext);
-        }
+        em_buf_puts(text, "\nlocal = ");
+        if (itext != NULL) canonicalize(m, itext, text);
         LLVMDisposeMessage(itext);
       }
     }
@@ -268,20 +306,16 @@ static void add_local_refs(LLVMValueRef fn, em_buf_t *text, ptrset_t *seen) {
 }
 
 /* The fingerprint of a method: its printed definition (type, attributes as
- * the "; Function Attrs:" line spells them, every instruction) with
- * module-wide numbering removed, plus the initializers of local globals it
- * uses. Names of local globals that clang numbers per file are replaced by
- * their position in that list. */
-static uint64_t fingerprint(LLVMValueRef fn) {
+ * the "; Function Attrs:" line spells them, every instruction) made
+ * independent of module-wide numbering and names (canonicalize), plus the
+ * initializers of the local globals it uses. */
+static uint64_t fingerprint(LLVMModuleRef m, LLVMValueRef fn) {
   char *text = LLVMPrintValueToString(fn);
   em_buf_t b = {0};
   ptrset_t seen = {0};
-  if (text != NULL) {
-    canonicalize(text);
-    em_buf_puts(&b, text);
-  }
+  if (text != NULL) canonicalize(m, text, &b);
   LLVMDisposeMessage(text);
-  add_local_refs(fn, &b, &seen);
+  add_local_refs(m, fn, &b, &seen);
   ptrset_free(&seen);
   uint64_t h = kiln_image_format_hash64(b.data != NULL ? b.data : "", b.size, 0);
   em_buf_free(&b);
@@ -405,7 +439,7 @@ static kiln_error_t *collect_methods(const kiln_emitter_options_t *o, LLVMModule
     if (!is_method(f)) continue;
     pm[i].key = em_strdup(value_name(f));
     if (pm[i].key == NULL) err = em_oom();
-    pm[i].fingerprint = fingerprint(f);
+    pm[i].fingerprint = fingerprint(m, f);
     if (err == NULL) err = method_edges(o, f, &pm[i]);
     i++;
   }

@@ -189,8 +189,13 @@ static kiln_error_t *compile(const kiln_emitter_plan_t *p, size_t s, unsigned ou
   }
   if (err == NULL && (outputs & KILN_EMITTER_OUTPUT_BC))
     err = em_bitcode(m, &out->bitcode, &out->bitcode_size);
-  if (err == NULL && (outputs & KILN_EMITTER_OUTPUT_ASM))
-    err = em_codegen(tm, m, true, &out->asm_text, &out->asm_size);
+  /* Codegen changes the IR it runs on (CodeGenPrepare): the assembly is
+   * made from a copy, so the object is the same with or without it. */
+  if (err == NULL && (outputs & KILN_EMITTER_OUTPUT_ASM)) {
+    LLVMModuleRef copy = LLVMCloneModule(m);
+    err = em_codegen(tm, copy, true, &out->asm_text, &out->asm_size);
+    LLVMDisposeModule(copy);
+  }
   if (err == NULL) err = em_codegen(tm, m, false, &out->object, &out->object_size);
   kiln_pipeline_report_free(report);
   kiln_pipeline_options_free(po);

@@ -112,6 +112,15 @@ void prog_matmul(const int *a, const int *b, int *c, int n) {
     }
 }
 
+/* Not cloned (no loop) and called by no cloned function, yet it calls a
+ * cloned function directly and through a table: both become slots. */
+static float (*const reducers[])(const float *, const float *, int) = {prog_dot};
+
+long prog_slots(void) {
+  float v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  return (long)prog_dot(v, v, 8) * 1000 + (long)reducers[0](v, v, 4);
+}
+
 long prog_run(void) {
   for (int i = 0; i < 256; i++) {
     prog_xs[i] = (float)(i % 17);
