@@ -183,9 +183,10 @@ TEST_F(RuntimeFixture, MethodTableGrowsPastInitialCapacity) {
 
 TEST_F(RuntimeFixture, MethodTableErrors) {
   Start();
-  EXPECT_EQ(kiln_error_code(kiln_runtime_install_method(rt_, "f", nullptr, 1)),
-            KILN_ERR_INVALID_ARGUMENT);
-  kiln_error_t *err = kiln_runtime_install_method(rt_, "", reinterpret_cast<void *>(&base_f), 1);
+  kiln_error_t *err = kiln_runtime_install_method(rt_, "f", nullptr, 1);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  kiln_error_free(err);
+  err = kiln_runtime_install_method(rt_, "", reinterpret_cast<void *>(&base_f), 1);
   EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
   kiln_error_free(err);
   err = kiln_runtime_install_method(nullptr, "f", reinterpret_cast<void *>(&base_f), 1);
@@ -222,7 +223,9 @@ TEST(RuntimeOptionsTest, TraceFileErrors) {
   EXPECT_EQ(rt, nullptr);
   EXPECT_NE(TakeMessage(err).find("/nonexistent-dir/trace.txt"), std::string::npos);
   kiln_runtime_options_free(options);
-  EXPECT_EQ(kiln_error_code(kiln_runtime_options_new(nullptr)), KILN_ERR_INVALID_ARGUMENT);
+  err = kiln_runtime_options_new(nullptr);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  kiln_error_free(err);
   kiln_runtime_options_free(nullptr);
   kiln_runtime_free(nullptr);
 }
