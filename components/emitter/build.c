@@ -63,8 +63,10 @@ static kiln_error_t *thread_count(const kiln_emitter_options_t *o, const kiln_em
 typedef struct pool {
   const kiln_emitter_options_t *options;
   const kiln_emitter_plan_t *plan;
-  kiln_absl_mutex_t *mu;
-  kiln_absl_condvar_t *cv;
+  /* pthread primitives rather than abseil's: the system abseil is not
+   * built with TSan, which then cannot see its synchronization. */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
   /* guarded by mu: */
   size_t next;        /* next shard to take */
   bool stop;          /* a shard failed: take no more */
@@ -114,11 +116,11 @@ static void *worker_main(void *arg) {
   worker_t *w = arg;
   pool_t *pl = w->pool;
   for (;;) {
-    kiln_absl_mutex_lock(pl->mu);
+    pthread_mutex_lock(&pl->mu);
     size_t s = pl->next;
     bool stop = pl->stop || s >= pl->plan->shard_count;
     if (!stop) pl->next++;
-    kiln_absl_mutex_unlock(pl->mu);
+    pthread_mutex_unlock(&pl->mu);
     if (stop) break;
     kiln_emitter_shard_t *sh = NULL;
     kiln_error_t *err = kiln_emitter_emit_shard(pl->options, pl->plan, s, &sh);
@@ -128,11 +130,11 @@ static void *worker_main(void *arg) {
     }
     pl->results[s] = sh;
     pl->errors[s] = err;
-    kiln_absl_mutex_lock(pl->mu);
+    pthread_mutex_lock(&pl->mu);
     if (err != NULL) pl->stop = true;
     pl->done_order[pl->done++] = s;
-    kiln_absl_condvar_broadcast(pl->cv);
-    kiln_absl_mutex_unlock(pl->mu);
+    pthread_cond_broadcast(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
   }
   return NULL;
 }
@@ -148,8 +150,8 @@ static kiln_error_t *emit_all(const kiln_emitter_options_t *o, const kiln_emitte
   kiln_error_t *err = NULL;
   if (pl.done_order == NULL || pl.errors == NULL || workers == NULL || tids == NULL)
     err = em_oom();
-  if (err == NULL) err = kiln_absl_mutex_new(&pl.mu);
-  if (err == NULL) err = kiln_absl_condvar_new(&pl.cv);
+  pthread_mutex_init(&pl.mu, NULL);
+  pthread_cond_init(&pl.cv, NULL);
   /* LLVM's target registry is filled once, before any worker exists. */
   em_llvm_init();
   unsigned started = 0;
@@ -166,22 +168,22 @@ static kiln_error_t *emit_all(const kiln_emitter_options_t *o, const kiln_emitte
   if (started > 0) {
     /* Progress on this thread, in completion order. */
     size_t reported = 0;
-    kiln_absl_mutex_lock(pl.mu);
+    pthread_mutex_lock(&pl.mu);
     for (;;) {
       while (reported < pl.done) {
         size_t s = pl.done_order[reported++];
         size_t done = reported;
         if (o->progress != NULL) {
-          kiln_absl_mutex_unlock(pl.mu);
+          pthread_mutex_unlock(&pl.mu);
           o->progress(o->progress_user, s, done, n);
-          kiln_absl_mutex_lock(pl.mu);
+          pthread_mutex_lock(&pl.mu);
         }
       }
       bool finished = pl.done == n || (pl.stop && pl.done == pl.next);
       if (finished) break;
-      kiln_absl_condvar_wait(pl.cv, pl.mu);
+      pthread_cond_wait(&pl.cv, &pl.mu);
     }
-    kiln_absl_mutex_unlock(pl.mu);
+    pthread_mutex_unlock(&pl.mu);
     for (unsigned i = 0; i < started; i++) pthread_join(tids[i], NULL);
   }
   /* The lowest failing shard's error, the same for any thread count that
@@ -194,8 +196,8 @@ static kiln_error_t *emit_all(const kiln_emitter_options_t *o, const kiln_emitte
       kiln_error_free(pl.errors[s]);
     }
   }
-  kiln_absl_condvar_free(pl.cv);
-  kiln_absl_mutex_free(pl.mu);
+  pthread_cond_destroy(&pl.cv);
+  pthread_mutex_destroy(&pl.mu);
   free(pl.done_order);
   free(pl.errors);
   free(workers);
