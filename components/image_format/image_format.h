@@ -88,8 +88,9 @@ typedef enum kiln_image_format_kind {
 
 /* A 64-bit hash of `size` bytes: the blob checksum and the fingerprints of
  * code and options use it. Stable across hosts and versions of kiln that
- * share KILN_IMAGE_FORMAT_VERSION; processes 8 bytes per step. `seed` 0 is
- * the usual choice. Not cryptographic. Thread-safety: pure function. */
+ * share KILN_IMAGE_FORMAT_VERSION; processes 8 bytes per step (it is
+ * XXH64, docs/image-format.md). `seed` 0 is the usual choice. Not
+ * cryptographic. Thread-safety: pure function. */
 KILN_API uint64_t kiln_image_format_hash64(const void *data, size_t size, uint64_t seed);
 
 /* ---- Describing an image (writer side) --------------------------------- */
@@ -206,7 +207,9 @@ typedef struct kiln_image_format kiln_image_format_t;
  * so no later accessor can read out of bounds. `name` names the input in
  * messages (e.g. the image path).
  * Ownership: *image_out is owned by the caller
- * (kiln_image_format_close); it borrows `data`.
+ * (kiln_image_format_close); it borrows `data` (when `data` is not 8-byte
+ * aligned it keeps one aligned private copy of the blob instead, since the
+ * list accessors return uint32_t arrays into it).
  * Errors: KILN_ERR_FORMAT "not a kiln image" (bad magic), "truncated"
  * (buffer shorter than the header or the declared size), "checksum
  * mismatch (stored 0x..., computed 0x...)", or a precise structural problem
@@ -235,6 +238,8 @@ KILN_API KILN_NODISCARD kiln_error_t *kiln_image_format_peek(const void *data, s
 
 /* Accessors. All take a view from kiln_image_format_open; indices out of
  * range give NULL/0. Strings are borrowed from the blob and NUL-terminated.
+ * List accessors (shard_*, method_calls) return NULL with *count_out 0 for
+ * an empty list or an index out of range.
  * Thread-safety: a view is immutable; any number of threads may read it. */
 KILN_API uint32_t kiln_image_format_version(const kiln_image_format_t *image);
 KILN_API uint64_t kiln_image_format_size(const kiln_image_format_t *image);
