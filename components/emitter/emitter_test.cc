@@ -64,6 +64,13 @@ std::string Take(kiln_error_t *err) {
   return s;
 }
 
+// The error's code; frees the error.
+kiln_error_code_t Code(kiln_error_t *err) {
+  kiln_error_code_t c = kiln_error_code(err);
+  kiln_error_free(err);
+  return c;
+}
+
 #define ASSERT_OK(expr)                        \
   do {                                         \
     kiln_error_t *e_ = (expr);                 \
@@ -243,7 +250,7 @@ TEST(EmitterArchiveTest, MembersTablesAndBlobMatchThePlan) {
   kiln_image_format_method_calls(im, m, &ncalls);
   EXPECT_GE(ncalls, 5u);
   EXPECT_EQ(kiln_image_format_method_flags(im, m), KILN_IMAGE_FORMAT_METHOD_SPECSIG);
-  EXPECT_EQ(kiln_image_format_method_find(im, "insertion_sort", &m) != nullptr, true);
+  EXPECT_EQ(Code(kiln_image_format_method_find(im, "insertion_sort", &m)), KILN_ERR_NOT_FOUND);
   kiln_image_format_close(im);
 }
 
@@ -385,13 +392,14 @@ TEST(EmitterStepsTest, PlanFilesShardsInAnyOrderAndFinishEqualBuild) {
   EXPECT_EQ(kiln_emitter_result_threads_used(r), 0u);
 
   // A repeated shard is refused.
+  kiln_emitter_shard_t *saved = shards[1];
   shards[1] = shards[0];
   kiln_emitter_result_t *bad = nullptr;
   kiln_error_t *err = kiln_emitter_finish(o.get(), read, shards.data(), shards.size(), &bad);
   EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
   EXPECT_NE(Take(err).find("repeated"), std::string::npos);
   EXPECT_EQ(bad, nullptr);
-  shards[1] = nullptr;
+  shards[1] = saved;
   for (auto *sh : shards) kiln_emitter_shard_free(sh);
   kiln_emitter_result_free(r);
   kiln_emitter_plan_free(read);
@@ -641,28 +649,28 @@ TEST(EmitterErrorTest, UnwritableArchivePathLeavesPreviousFile) {
 
 TEST(EmitterErrorTest, OptionSetters) {
   Options o = MakeOptions(1);
-  EXPECT_EQ(kiln_error_code(kiln_emitter_options_set_opt_level(o.get(), 4)),
+  EXPECT_EQ(Code(kiln_emitter_options_set_opt_level(o.get(), 4)),
             KILN_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(kiln_error_code(kiln_emitter_options_set_outputs(o.get(), 0x100)),
+  EXPECT_EQ(Code(kiln_emitter_options_set_outputs(o.get(), 0x100)),
             KILN_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(kiln_error_code(kiln_emitter_options_set_target(o.get(), "")),
+  EXPECT_EQ(Code(kiln_emitter_options_set_target(o.get(), "")),
             KILN_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(kiln_error_code(kiln_emitter_options_set_image_kind(o.get(), 7)),
+  EXPECT_EQ(Code(kiln_emitter_options_set_image_kind(o.get(), 7)),
             KILN_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(kiln_error_code(kiln_emitter_options_add_root(o.get(), "")),
+  EXPECT_EQ(Code(kiln_emitter_options_add_root(o.get(), "")),
             KILN_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(kiln_error_code(kiln_emitter_options_new(nullptr)), KILN_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(Code(kiln_emitter_options_new(nullptr)), KILN_ERR_INVALID_ARGUMENT);
   kiln_emitter_plan_t *plan = nullptr;
-  EXPECT_EQ(kiln_error_code(kiln_emitter_plan(o.get(), nullptr, &plan)),
+  EXPECT_EQ(Code(kiln_emitter_plan(o.get(), nullptr, &plan)),
             KILN_ERR_INVALID_ARGUMENT);
   kiln_emitter_result_t *r = nullptr;
-  EXPECT_EQ(kiln_error_code(kiln_emitter_build(nullptr, nullptr, &r)), KILN_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(kiln_error_code(kiln_emitter_finish(o.get(), nullptr, nullptr, 0, &r)),
+  EXPECT_EQ(Code(kiln_emitter_build(nullptr, nullptr, &r)), KILN_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(Code(kiln_emitter_finish(o.get(), nullptr, nullptr, 0, &r)),
             KILN_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(kiln_error_code(kiln_emitter_result_write_time_trace(nullptr, "x")),
+  EXPECT_EQ(Code(kiln_emitter_result_write_time_trace(nullptr, "x")),
             KILN_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(kiln_error_code(kiln_emitter_shard_write(nullptr, "x")), KILN_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(kiln_error_code(kiln_emitter_plan_write(nullptr, "x")), KILN_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(Code(kiln_emitter_shard_write(nullptr, "x")), KILN_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(Code(kiln_emitter_plan_write(nullptr, "x")), KILN_ERR_INVALID_ARGUMENT);
 }
 
 // ---- Threads ---------------------------------------------------------------------------
