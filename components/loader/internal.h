@@ -6,6 +6,7 @@
 #ifndef KILN_LOADER_INTERNAL_H
 #define KILN_LOADER_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,12 @@ struct kiln_loader_options {
   kiln_target_env_fn env;
   void *env_ctx;
   const kiln_target_host_t *host; /* borrowed; NULL: detect */
+  /* The host detected at the first load with these options, reused by later
+   * loads (detection costs hundreds of microseconds of CPUID under a
+   * hypervisor). Set once by compare-exchange; owned; freed with the
+   * options. NULL in the defaults used for NULL options. */
+  _Atomic(kiln_target_host_t *) detected;
+  bool cache_host; /* false for the on-stack defaults */
   size_t force_target;            /* SIZE_MAX: none */
   char *expected_triple;          /* NULL: default rule */
   kiln_loader_required_t *required;

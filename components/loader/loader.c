@@ -32,6 +32,7 @@ char *kiln_loader_strdup_(const char *s) {
 
 void kiln_loader_options_init_(kiln_loader_options_t *options) {
   memset(options, 0, sizeof(*options));
+  atomic_init(&options->detected, NULL);
   options->env = kiln_target_env_process;
   options->force_target = SIZE_MAX;
 }
@@ -45,6 +46,7 @@ kiln_error_t *kiln_loader_options_new(kiln_loader_options_t **options_out) {
     return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "kiln_loader_options_new: out of memory");
   }
   kiln_loader_options_init_(*options_out);
+  (*options_out)->cache_host = true;
   return NULL;
 }
 
@@ -56,6 +58,7 @@ void kiln_loader_options_free(kiln_loader_options_t *options) {
   }
   free(options->required);
   free(options->expected_triple);
+  kiln_target_host_free(atomic_load(&options->detected));
   free(options);
 }
 
@@ -64,6 +67,8 @@ void kiln_loader_options_set_env(kiln_loader_options_t *options, kiln_target_env
   if (options == NULL) return;
   options->env = env;
   options->env_ctx = env_ctx;
+  /* KILN_CPU_DISABLE may read differently now: detect again. */
+  kiln_target_host_free(atomic_exchange(&options->detected, NULL));
 }
 
 void kiln_loader_options_set_host(kiln_loader_options_t *options,

@@ -42,6 +42,10 @@ KILN_BEGIN_DECLS
  * KILN_CPU_TARGET_INDEX from the process environment, expect a triple of the
  * host's architecture on Linux, require the producer's kiln major.minor to
  * equal this loader's, require no particular codegen options.
+ * The host CPU is detected at the first load that uses an options object and
+ * reused by every later load with it (detection executes many CPUID
+ * instructions, each a trap under a hypervisor); kiln_loader_options_set_env
+ * discards it. With NULL options every load detects afresh.
  * Ownership: kiln_loader_options_free. Thread-safety: set from one thread;
  * afterwards any number of loads may use it concurrently (const). */
 typedef struct kiln_loader_options kiln_loader_options_t;

@@ -531,10 +531,24 @@ static kiln_error_t *select_target(const char *name, const kiln_loader_options_t
   kiln_target_host_t *detected = NULL;
   const kiln_target_host_t *host = options->host;
   kiln_error_t *err = NULL;
+  if (host == NULL && options->cache_host) {
+    host = atomic_load_explicit(&((kiln_loader_options_t *)options)->detected,
+                                memory_order_acquire);
+  }
   if (host == NULL) {
     err = kiln_target_host_detect(options->env, options->env_ctx, &detected);
     if (err != NULL) return kiln_error_prefix(err, "%s: host CPU detection", name);
     host = detected;
+    if (options->cache_host) {
+      /* Publish for later loads; if another thread won, keep using ours for
+       * this load and free it below. */
+      kiln_target_host_t *expected = NULL;
+      if (atomic_compare_exchange_strong_explicit(
+              &((kiln_loader_options_t *)options)->detected, &expected, detected,
+              memory_order_acq_rel, memory_order_acquire)) {
+        detected = NULL; /* now owned by the options */
+      }
+    }
   }
   size_t count = kiln_image_format_target_count(info->format);
   kiln_target_spec_t *specs = calloc(count, sizeof(*specs));
