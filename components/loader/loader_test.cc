@@ -388,6 +388,23 @@ TEST_F(LoaderTest, EnvironmentForcesIndexAndMasksFeatures) {
   }
 }
 
+TEST_F(LoaderTest, OptionsReuseDetectedHostUntilSetEnv) {
+  Image plain;
+  ASSERT_OK(Open(im().kernels, nullptr, &plain));
+  size_t unmasked = kiln_loader_image_target(plain.img);
+  Options o;
+  kiln_loader_options_set_env(o.o, EnvDisableAvx2, nullptr);
+  for (int round = 0; round < 2; round++) {  // second load uses the cached host
+    Image image;
+    ASSERT_OK(Open(im().kernels, o.o, &image));
+    EXPECT_EQ(kiln_loader_image_target(image.img), 0u);
+  }
+  kiln_loader_options_set_env(o.o, nullptr, nullptr);  // discards the cached host
+  Image image;
+  ASSERT_OK(Open(im().kernels, o.o, &image));
+  EXPECT_EQ(kiln_loader_image_target(image.img), unmasked);
+}
+
 TEST_F(LoaderTest, TwoImagesAtOnceAndReopen) {
   std::string second = CopyImage(im().kernels, "second.so");
   Host nehalem("nehalem", CpuFeatures("nehalem").c_str());
