@@ -141,9 +141,25 @@ KILN_API KILN_NODISCARD kiln_error_t *kiln_emitter_options_set_image_name(
 /* Package images: the checksum of the base image built against. */
 KILN_API void kiln_emitter_options_set_base_checksum(kiln_emitter_options_t *options,
                                                      uint64_t checksum);
-/* Dependency resolver (NULL: none, so methods have no deps). `user` borrowed. */
+/* Dependency resolver (NULL: none, so methods have no deps). `user` borrowed.
+ * For a PACKAGE image it also decides the import slots: every function
+ * declaration of the module whose name the resolver knows (a method of the
+ * base) is called through a hidden, writable, null-initialized pointer
+ * global "kiln.import.<name>" (KILN_RUNTIME_IMPORT_PREFIX of
+ * components/runtime) that the image's global table lists and the runtime
+ * fills at install; the declaration itself disappears, so the linked image
+ * has no undefined reference to the base. docs/emitter.md, "Import slots". */
 KILN_API void kiln_emitter_options_set_dep_resolver(kiln_emitter_options_t *options,
                                                     kiln_emitter_dep_fn fn, void *user);
+/* Per-method bitcode for compile on first use: each method carries a
+ * standalone bitcode module (its definition, copies of the internal
+ * functions and globals it reaches, everything else declared), taken from
+ * the module before annotation and before the import-slot rewrite, so it
+ * references its dependencies by key. Default: on for package images, off
+ * for system images (a system image is trusted, never invalidated). This
+ * setter overrides the default for both kinds. */
+KILN_API void kiln_emitter_options_set_embed_bitcode(kiln_emitter_options_t *options,
+                                                     bool enabled);
 /* Adds a root: when any root is given, planning keeps only the roots and
  * what they reach (functions and globals) and drops the rest. */
 KILN_API KILN_NODISCARD kiln_error_t *kiln_emitter_options_add_root(
@@ -171,10 +187,13 @@ typedef struct kiln_emitter_plan kiln_emitter_plan_t;
  * applies the roots, annotates it for the options' targets, computes the
  * image's targets, function/global tables, methods, and splits it. The
  * module is changed in place (annotation, dropped unreachable code,
- * promoted internals) and stays the caller's.
+ * promoted internals, import slots) and stays the caller's.
  * Errors: KILN_ERR_INVALID_ARGUMENT for NULL; KILN_ERR_NOT_FOUND for a root
- * that names no defined function or global; the target string's errors
- * prefixed with the string; splitter errors. *plan_out NULL on failure.
+ * that names no defined function or global; KILN_ERR_UNSUPPORTED (package
+ * images) when a dependency method is referenced from a constant initializer
+ * of a global, which cannot load an import slot (the message names the
+ * method and the global); the target string's errors prefixed with the
+ * string; splitter errors. *plan_out NULL on failure.
  * Thread-safety: the module's context must not be used concurrently. */
 KILN_API KILN_NODISCARD kiln_error_t *kiln_emitter_plan(const kiln_emitter_options_t *options,
                                                        LLVMModuleRef module,
@@ -187,7 +206,10 @@ KILN_API void kiln_emitter_plan_free(kiln_emitter_plan_t *plan);
 KILN_API KILN_NODISCARD kiln_error_t *kiln_emitter_plan_write(const kiln_emitter_plan_t *plan,
                                                              const char *dir);
 /* Reads a plan from a directory (or its plan file) written by
- * kiln_emitter_plan_write; the shard bitcode is read from beside it.
+ * kiln_emitter_plan_write. Only the plan file is read: each shard's bitcode
+ * stays in its file beside it (shard-<i>.bc, path and size recorded) until
+ * kiln_emitter_emit_shard needs it, so emitting one shard needs only that
+ * shard's file and kiln_emitter_finish none.
  * Errors: KILN_ERR_NOT_FOUND / KILN_ERR_IO naming the file;
  * KILN_ERR_FORMAT for a damaged plan file. */
 KILN_API KILN_NODISCARD kiln_error_t *kiln_emitter_plan_read(const char *path,
@@ -221,7 +243,9 @@ KILN_API const char *kiln_emitter_plan_function_name(const kiln_emitter_plan_t *
 typedef struct kiln_emitter_shard kiln_emitter_shard_t;
 
 /* Compiles shard `shard` of `plan` in a fresh LLVMContext on the calling
- * thread: parse, clone per target, table globals, staged pipeline (opt
+ * thread: read the shard's file when the plan came from
+ * kiln_emitter_plan_read (KILN_ERR_NOT_FOUND/IO naming it, KILN_ERR_FORMAT
+ * when its size is not the recorded one), parse, clone per target, table globals, staged pipeline (opt
  * level and vectorize come from the PLAN, so every shard agrees), codegen.
  * From `options` it reads only the outputs mask (whether asm and bitcode
  * are kept in the result); options may be NULL.

@@ -39,6 +39,7 @@ struct kiln_emitter_options {
   void *progress_user;
   char *time_trace_path;
   bool record_build_info;
+  int embed_bitcode; /* -1: by image kind (package on, system off); 0/1 set */
 };
 
 /* ---- Timings ---------------------------------------------------------- */
@@ -73,6 +74,11 @@ uint64_t em_peak_rss(void);
 
 /* ---- The plan ---------------------------------------------------------- */
 
+/* Import slots of package images: the runtime's KILN_RUNTIME_IMPORT_PREFIX
+ * (components/runtime/runtime.h; the emitter does not depend on it). */
+#define EM_IMPORT_PREFIX "kiln.import."
+
+
 typedef struct em_dep {
   char *key;
   uint64_t fingerprint;
@@ -87,6 +93,8 @@ typedef struct em_method {
   size_t call_count;
   em_dep_t *deps;
   size_t dep_count;
+  void *bitcode; /* per-method bitcode (compile on first use), or NULL */
+  size_t bitcode_size;
 } em_method_t;
 
 typedef struct em_shard_plan {
@@ -97,8 +105,13 @@ typedef struct em_shard_plan {
   uint32_t *globals;
   size_t global_count;
   uint64_t weight;
+  /* The shard's bitcode. A plan from kiln_emitter_plan holds it in memory;
+   * one from kiln_emitter_plan_read only knows `path` and the size, and
+   * kiln_emitter_emit_shard reads the file (lazily, so a per-shard action
+   * needs only its own shard file). */
   void *bitcode;
   size_t bitcode_size;
+  char *path; /* lazily read plans: the shard file; else NULL */
   char file[32]; /* "shard-<s>.bc" */
 } em_shard_plan_t;
 
@@ -136,6 +149,12 @@ kiln_error_t *em_plan_desc(const kiln_emitter_plan_t *plan, const uint32_t *cons
                            const size_t *slot_counts, kiln_image_format_desc_t *desc_out,
                            em_desc_storage_t **storage_out);
 void em_desc_free(em_desc_storage_t *storage);
+
+/* The bitcode of shard `s`: borrowed from the plan when it holds it in
+ * memory (*owned_out NULL), else read from its file and size-checked (the
+ * caller frees *owned_out). */
+kiln_error_t *em_shard_bitcode(const kiln_emitter_plan_t *plan, size_t s, const void **data_out,
+                               size_t *size_out, void **owned_out);
 
 /* Binary search in the sorted function table; false when absent. */
 bool em_plan_function_index(const kiln_emitter_plan_t *plan, const char *name, uint32_t *out);

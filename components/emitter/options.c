@@ -24,6 +24,7 @@ kiln_error_t *kiln_emitter_options_new(kiln_emitter_options_t **options_out) {
   o->env = kiln_target_env_process;
   o->outputs = KILN_EMITTER_OUTPUT_ARCHIVE;
   o->kind = KILN_EMITTER_IMAGE_SYSTEM;
+  o->embed_bitcode = -1;
   *options_out = o;
   return NULL;
 }
@@ -175,4 +176,8 @@ kiln_error_t *kiln_emitter_options_set_time_trace_path(kiln_emitter_options_t *o
 
 void kiln_emitter_options_set_record_build_info(kiln_emitter_options_t *o, bool enabled) {
   if (o != NULL) o->record_build_info = enabled;
+}
+
+void kiln_emitter_options_set_embed_bitcode(kiln_emitter_options_t *o, bool enabled) {
+  if (o != NULL) o->embed_bitcode = enabled ? 1 : 0;
 }

@@ -18,6 +18,7 @@
 #include "llvm-c/Core.h"
 #include "llvm-c/IRReader.h"
 #include "llvm-c/Transforms/PassBuilder.h"
+#include "third_party/llvm_c_ext/llvm_c_ext.h"
 
 /* ---- A pointer set (probe only; never iterated) ------------------------- */
 
@@ -111,6 +112,12 @@ static bool is_defined(LLVMValueRef gv) {
 /* Visible to the image's users: not local and default visibility. */
 static bool is_exported(LLVMValueRef gv) {
   return !is_local(gv) && LLVMGetVisibility(gv) == LLVMDefaultVisibility;
+}
+
+/* A package image's import slot "kiln.import.<key>" (rewrite_imports). */
+static bool is_import_slot(LLVMValueRef gv) {
+  return LLVMIsAGlobalVariable(gv) != NULL && !is_local(gv) &&
+         strncmp(value_name(gv), EM_IMPORT_PREFIX, strlen(EM_IMPORT_PREFIX)) == 0;
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -329,6 +336,8 @@ typedef struct pre_method {
   size_t call_count;
   em_dep_t *deps; /* sorted by key */
   size_t dep_count;
+  void *bitcode; /* per-method bitcode or NULL */
+  size_t bitcode_size;
 } pre_method_t;
 
 static void pre_methods_free(pre_method_t *pm, size_t n) {
@@ -338,6 +347,7 @@ static void pre_methods_free(pre_method_t *pm, size_t n) {
     free(pm[i].calls);
     for (size_t d = 0; d < pm[i].dep_count; d++) free(pm[i].deps[d].key);
     free(pm[i].deps);
+    free(pm[i].bitcode);
   }
   free(pm);
 }
@@ -451,6 +461,283 @@ static kiln_error_t *collect_methods(const kiln_emitter_options_t *o, LLVMModule
   *out = pm;
   *n_out = n;
   return NULL;
+}
+
+/* ---- Per-method bitcode ----------------------------------------------------- */
+
+/* What method `fn` needs in its own module: itself and the local (internal
+ * or private) functions, globals and aliases it reaches, through operands,
+ * initializers and aliasees. Non-local globals end the walk: they stay
+ * declarations, resolved when the bitcode is compiled. */
+static kiln_error_t *mark_needed(ptrset_t *needed, valstack_t *st, LLVMValueRef fn) {
+  if (ptrset_insert(needed, fn) < 0 || !valstack_push(st, fn)) return em_oom();
+  while (st->count > 0) {
+    LLVMValueRef v = st->items[--st->count];
+    LLVMValueRef ops[8];
+    size_t nops = 0;
+    bool walk_operands = false;
+    if (LLVMIsAFunction(v) != NULL) {
+      if (LLVMHasPersonalityFn(v)) ops[nops++] = LLVMGetPersonalityFn(v);
+      for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(v); bb; bb = LLVMGetNextBasicBlock(bb)) {
+        for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in;
+             in = LLVMGetNextInstruction(in)) {
+          int n = LLVMGetNumOperands(in);
+          for (int i = 0; i < n; i++) {
+            LLVMValueRef op = LLVMGetOperand(in, (unsigned)i);
+            if (op == NULL || LLVMIsAConstant(op) == NULL) continue;
+            if (LLVMIsAGlobalValue(op) != NULL && !is_local(op)) continue;
+            int r = ptrset_insert(needed, op);
+            if (r < 0 || (r > 0 && !valstack_push(st, op))) return em_oom();
+          }
+        }
+      }
+    } else if (LLVMIsAGlobalVariable(v) != NULL) {
+      if (LLVMGetInitializer(v) != NULL) ops[nops++] = LLVMGetInitializer(v);
+    } else if (LLVMIsAGlobalAlias(v) != NULL) {
+      ops[nops++] = LLVMAliasGetAliasee(v);
+    } else if (LLVMIsAConstant(v) != NULL && LLVMIsAGlobalValue(v) == NULL) {
+      walk_operands = true;
+    }
+    if (walk_operands) {
+      int n = LLVMGetNumOperands(v);
+      for (int i = 0; i < n; i++) {
+        LLVMValueRef op = LLVMGetOperand(v, (unsigned)i);
+        if (op == NULL || LLVMIsAConstant(op) == NULL) continue;
+        if (LLVMIsAGlobalValue(op) != NULL && !is_local(op)) continue;
+        int r = ptrset_insert(needed, op);
+        if (r < 0 || (r > 0 && !valstack_push(st, op))) return em_oom();
+      }
+    }
+    for (size_t i = 0; i < nops; i++) {
+      LLVMValueRef op = ops[i];
+      if (op == NULL || (LLVMIsAGlobalValue(op) != NULL && !is_local(op))) continue;
+      int r = ptrset_insert(needed, op);
+      if (r < 0 || (r > 0 && !valstack_push(st, op))) return em_oom();
+    }
+  }
+  return NULL;
+}
+
+/* A used non-local alias becomes a declaration of its value type (an alias
+ * of a declaration is not valid IR). */
+static kiln_error_t *alias_to_declaration(LLVMModuleRef c, LLVMValueRef a) {
+  char *name = em_strdup(value_name(a));
+  if (name == NULL) return em_oom();
+  LLVMTypeRef vt = LLVMGlobalGetValueType(a);
+  LLVMValueRef decl = LLVMGetTypeKind(vt) == LLVMFunctionTypeKind
+                          ? LLVMAddFunction(c, "kiln.alias.tmp", vt)
+                          : LLVMAddGlobal(c, vt, "kiln.alias.tmp");
+  LLVMReplaceAllUsesWith(a, decl);
+  int erased = 0;
+  kiln_error_t *err = kiln_llvm_global_erase_if_unused(a, &erased);
+  if (err == NULL && !erased)
+    err = kiln_error_new(KILN_ERR_INTERNAL, "emitter: alias '%s' still used", name);
+  if (err == NULL) LLVMSetValueName2(decl, name, strlen(name));
+  free(name);
+  return err;
+}
+
+/* Turns clone `c` of the module into method `key`'s standalone module. */
+static kiln_error_t *strip_to_method(LLVMModuleRef c, const char *key) {
+  LLVMValueRef fn = LLVMGetNamedFunction(c, key);
+  if (fn == NULL)
+    return kiln_error_new(KILN_ERR_INTERNAL, "emitter: method '%s' not in its module copy", key);
+  ptrset_t needed = {0};
+  valstack_t st = {0};
+  kiln_error_t *err = mark_needed(&needed, &st, fn);
+  free(st.items);
+  /* Appending globals (llvm.used, llvm.global_ctors) go: the JIT must not
+   * run the image's constructors again. */
+  for (LLVMValueRef g = LLVMGetFirstGlobal(c); err == NULL && g;) {
+    LLVMValueRef next = LLVMGetNextGlobal(g);
+    if (LLVMGetLinkage(g) == LLVMAppendingLinkage) LLVMDeleteGlobal(g);
+    g = next;
+  }
+  /* Everything not needed, and every non-local definition but the method,
+   * becomes a declaration. */
+  for (LLVMValueRef g = LLVMGetFirstGlobal(c); err == NULL && g; g = LLVMGetNextGlobal(g)) {
+    LLVMSetComdat(g, NULL);
+    if (ptrset_contains(&needed, g) || LLVMIsDeclaration(g)) continue;
+    LLVMSetInitializer(g, NULL);
+    LLVMSetLinkage(g, LLVMExternalLinkage);
+  }
+  for (LLVMValueRef f = LLVMGetFirstFunction(c); err == NULL && f; f = LLVMGetNextFunction(f)) {
+    LLVMSetComdat(f, NULL);
+    if (f == fn || ptrset_contains(&needed, f) || LLVMIsDeclaration(f)) continue;
+    err = kiln_llvm_function_delete_body(f);
+  }
+  LLVMSetLinkage(fn, LLVMExternalLinkage);
+  for (LLVMValueRef a = LLVMGetFirstGlobalAlias(c); err == NULL && a;) {
+    LLVMValueRef next = LLVMGetNextGlobalAlias(a);
+    if (!ptrset_contains(&needed, a)) {
+      int erased = 0;
+      err = kiln_llvm_global_erase_if_unused(a, &erased);
+      if (err == NULL && !erased) err = alias_to_declaration(c, a);
+    }
+    a = next;
+  }
+  /* Drop what nothing uses any more (twice: an erased declaration can free
+   * a constant expression that held another). */
+  for (int pass = 0; pass < 2 && err == NULL; pass++) {
+    for (LLVMValueRef f = LLVMGetFirstFunction(c); err == NULL && f;) {
+      LLVMValueRef next = LLVMGetNextFunction(f);
+      int erased = 0;
+      if (f != fn && LLVMIsDeclaration(f)) err = kiln_llvm_global_erase_if_unused(f, &erased);
+      f = next;
+    }
+    for (LLVMValueRef g = LLVMGetFirstGlobal(c); err == NULL && g;) {
+      LLVMValueRef next = LLVMGetNextGlobal(g);
+      int erased = 0;
+      if (LLVMIsDeclaration(g)) err = kiln_llvm_global_erase_if_unused(g, &erased);
+      g = next;
+    }
+  }
+  ptrset_free(&needed);
+  return err;
+}
+
+static bool embed_bitcode(const kiln_emitter_options_t *o) {
+  if (o->embed_bitcode >= 0) return o->embed_bitcode != 0;
+  return o->kind == KILN_EMITTER_IMAGE_PACKAGE;
+}
+
+/* Per method (pm sorted by key): a copy of the whole module stripped to
+ * the method, as bitcode. A module that does not verify after stripping
+ * (an unusual alias or ifunc shape) leaves the method without bitcode. */
+static kiln_error_t *method_bitcode(LLVMModuleRef m, pre_method_t *pm, size_t n) {
+  kiln_error_t *err = NULL;
+  for (size_t i = 0; err == NULL && i < n; i++) {
+    LLVMModuleRef c = LLVMCloneModule(m);
+    if (c == NULL) return em_oom();
+    err = strip_to_method(c, pm[i].key);
+    char *msg = NULL;
+    if (err == NULL && LLVMVerifyModule(c, LLVMReturnStatusAction, &msg) == 0)
+      err = em_bitcode(c, &pm[i].bitcode, &pm[i].bitcode_size);
+    LLVMDisposeMessage(msg);
+    LLVMDisposeModule(c);
+  }
+  return err;
+}
+
+/* ---- Import slots (package images) ------------------------------------------ */
+
+/* The global variable whose initializer holds constant `c` (for messages). */
+static const char *constant_owner(LLVMValueRef c) {
+  for (int depth = 0; c != NULL && depth < 16; depth++) {
+    if (LLVMIsAGlobalValue(c) != NULL) return value_name(c);
+    LLVMUseRef u = LLVMGetFirstUse(c);
+    if (u == NULL) return NULL;
+    c = LLVMGetUser(u);
+    if (LLVMIsAInstruction(c) != NULL) {
+      LLVMValueRef f = LLVMGetBasicBlockParent(LLVMGetInstructionParent(c));
+      return f != NULL ? value_name(f) : NULL;
+    }
+  }
+  return NULL;
+}
+
+/* Every use of `fn` must be an instruction operand (a constant expression
+ * or initializer cannot load the slot). */
+static kiln_error_t *check_import_uses(LLVMValueRef fn) {
+  for (LLVMUseRef u = LLVMGetFirstUse(fn); u; u = LLVMGetNextUse(u)) {
+    LLVMValueRef user = LLVMGetUser(u);
+    if (LLVMIsAInstruction(user) != NULL) continue;
+    const char *owner = LLVMIsAGlobalValue(user) != NULL ? value_name(user) : constant_owner(user);
+    return kiln_error_new(KILN_ERR_UNSUPPORTED,
+                          "package image: dependency method '%s' is referenced from the "
+                          "initializer of '%s', a constant that cannot load its import slot "
+                          "'%s%s'; reference it from code instead",
+                          value_name(fn), owner != NULL ? owner : "?", EM_IMPORT_PREFIX,
+                          value_name(fn));
+  }
+  return NULL;
+}
+
+/* Rewrites every use of declaration `fn` into a load of `slot` placed
+ * before the using instruction (for a phi: at the end of the incoming
+ * block), then erases `fn`. */
+static void rewrite_import_uses(LLVMModuleRef m, LLVMValueRef fn, LLVMValueRef slot) {
+  LLVMContextRef ctx = LLVMGetModuleContext(m);
+  LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0);
+  LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+  for (LLVMUseRef u = LLVMGetFirstUse(fn); u != NULL; u = LLVMGetFirstUse(fn)) {
+    LLVMValueRef in = LLVMGetUser(u);
+    int n = LLVMGetNumOperands(in);
+    if (LLVMIsAPHINode(in) != NULL) {
+      for (unsigned i = 0; i < LLVMCountIncoming(in); i++) {
+        if (LLVMGetIncomingValue(in, i) != fn) continue;
+        LLVMBasicBlockRef bb = LLVMGetIncomingBlock(in, i);
+        LLVMPositionBuilderBefore(b, LLVMGetBasicBlockTerminator(bb));
+        LLVMSetOperand(in, i, LLVMBuildLoad2(b, ptr, slot, ""));
+      }
+      continue;
+    }
+    LLVMPositionBuilderBefore(b, in);
+    LLVMValueRef load = LLVMBuildLoad2(b, ptr, slot, "");
+    for (int i = 0; i < n; i++)
+      if (LLVMGetOperand(in, (unsigned)i) == fn) LLVMSetOperand(in, (unsigned)i, load);
+  }
+  LLVMDisposeBuilder(b);
+  LLVMDeleteFunction(fn);
+}
+
+/* Package images: each declaration the resolver knows is reached through
+ * an import slot "kiln.import.<name>" (hidden, writable, null-initialized,
+ * externally initialized, external linkage so it is in the global table).
+ * Declarations are visited in module order; all uses are checked first,
+ * so an unsupported use changes nothing. */
+static kiln_error_t *rewrite_imports(const kiln_emitter_options_t *o, LLVMModuleRef m) {
+  if (o->kind != KILN_EMITTER_IMAGE_PACKAGE || o->dep_fn == NULL) return NULL;
+  size_t n = 0, cap = 0;
+  LLVMValueRef *imports = NULL;
+  kiln_error_t *err = NULL;
+  for (LLVMValueRef f = LLVMGetFirstFunction(m); err == NULL && f; f = LLVMGetNextFunction(f)) {
+    if (!LLVMIsDeclaration(f) || LLVMGetIntrinsicID(f) != 0) continue;
+    uint64_t fp = 0;
+    if (!o->dep_fn(value_name(f), &fp, o->dep_user)) continue;
+    err = check_import_uses(f);
+    if (err != NULL) break;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 16;
+      LLVMValueRef *ni = realloc(imports, cap * sizeof(*ni));
+      if (ni == NULL) {
+        err = em_oom();
+        break;
+      }
+      imports = ni;
+    }
+    imports[n++] = f;
+  }
+  LLVMTypeRef ptr = LLVMPointerTypeInContext(LLVMGetModuleContext(m), 0);
+  for (size_t i = 0; err == NULL && i < n; i++) {
+    const char *name = value_name(imports[i]);
+    char *slot_name = malloc(strlen(EM_IMPORT_PREFIX) + strlen(name) + 1);
+    if (slot_name == NULL) {
+      err = em_oom();
+      break;
+    }
+    strcpy(slot_name, EM_IMPORT_PREFIX);
+    strcat(slot_name, name);
+    LLVMValueRef slot = LLVMGetNamedGlobal(m, slot_name);
+    if (slot != NULL && (LLVMIsDeclaration(slot) || is_local(slot))) {
+      err = kiln_error_new(KILN_ERR_UNSUPPORTED,
+                           "package image: '%s' exists already and is not an import slot",
+                           slot_name);
+      free(slot_name);
+      break;
+    }
+    if (slot == NULL) {
+      slot = LLVMAddGlobal(m, ptr, slot_name);
+      LLVMSetInitializer(slot, LLVMConstPointerNull(ptr));
+      LLVMSetLinkage(slot, LLVMExternalLinkage);
+      LLVMSetVisibility(slot, LLVMHiddenVisibility);
+      LLVMSetExternallyInitialized(slot, 1);
+    }
+    free(slot_name);
+    rewrite_import_uses(m, imports[i], slot);
+  }
+  free(imports);
+  return err;
 }
 
 /* ---- Targets ---------------------------------------------------------------- */
@@ -572,6 +859,7 @@ void kiln_emitter_plan_free(kiln_emitter_plan_t *p) {
     free(sh->override_counts);
     free(sh->globals);
     free(sh->bitcode);
+    free(sh->path);
   }
   free(p->shards);
   for (size_t i = 0; i < p->method_count; i++) {
@@ -580,6 +868,7 @@ void kiln_emitter_plan_free(kiln_emitter_plan_t *p) {
     free(mt->calls);
     for (size_t d = 0; d < mt->dep_count; d++) free(mt->deps[d].key);
     free(mt->deps);
+    free(mt->bitcode);
   }
   free(p->methods);
   em_phases_free(&p->phases);
@@ -628,8 +917,9 @@ static kiln_error_t *collect_names(LLVMModuleRef m, bool functions, char ***out,
     if (functions) {
       keep = is_exported(v) || clone_mask(v) != 0;
     } else {
-      keep = is_exported(v) && LLVMGetLinkage(v) != LLVMAppendingLinkage &&
-             !LLVMIsThreadLocal(v);
+      /* Import slots are hidden but listed: the runtime fills them. */
+      keep = (is_exported(v) || is_import_slot(v)) &&
+             LLVMGetLinkage(v) != LLVMAppendingLinkage && !LLVMIsThreadLocal(v);
     }
     if (!keep) continue;
     if (n == cap) {
@@ -729,6 +1019,10 @@ static kiln_error_t *build_methods(kiln_emitter_plan_t *p, pre_method_t *pm, siz
     mt->dep_count = pm[i].dep_count;
     pm[i].deps = NULL;
     pm[i].dep_count = 0;
+    mt->bitcode = pm[i].bitcode;
+    mt->bitcode_size = pm[i].bitcode_size;
+    pm[i].bitcode = NULL;
+    pm[i].bitcode_size = 0;
   }
   for (size_t i = 0; i < n; i++) {
     em_method_t *mt = &p->methods[i];
@@ -847,6 +1141,20 @@ kiln_error_t *kiln_emitter_plan(const kiln_emitter_options_t *o, LLVMModuleRef m
     em_phase_begin(&t);
     err = collect_methods(o, m, &pm, &npm);
     em_phase_end(&p->phases, "methods", &t);
+  }
+  /* Per-method bitcode from the module as linked (before the import
+   * rewrite: it calls its dependencies by key, which the runtime's
+   * resolver maps to their current code). */
+  if (err == NULL && embed_bitcode(o)) {
+    em_phase_begin(&t);
+    err = method_bitcode(m, pm, npm);
+    em_phase_end(&p->phases, "bitcode", &t);
+  }
+  /* Package images call their dependencies through import slots. */
+  if (err == NULL && o->kind == KILN_EMITTER_IMAGE_PACKAGE && o->dep_fn != NULL) {
+    em_phase_begin(&t);
+    err = rewrite_imports(o, m);
+    em_phase_end(&p->phases, "imports", &t);
   }
   /* Annotate the WHOLE module, so every shard decides clones and slots the
    * same way. */
@@ -1011,6 +1319,8 @@ kiln_error_t *em_plan_desc(const kiln_emitter_plan_t *p, const uint32_t *const *
     dm->call_count = mt->call_count;
     dm->deps = &st->deps[di];
     dm->dep_count = mt->dep_count;
+    dm->bitcode = mt->bitcode;
+    dm->bitcode_size = mt->bitcode_size;
     for (size_t j = 0; j < mt->dep_count; j++)
       st->deps[di++] = (kiln_image_format_dep_t){mt->deps[j].key, mt->deps[j].fingerprint};
   }

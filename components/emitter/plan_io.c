@@ -14,6 +14,9 @@
  * the shards): producer, triple, options (targets, opt level, vectorize),
  * targets, tables, shards' functions/overrides/globals and methods. Reading
  * validates it with kiln_image_format_open and rebuilds the plan from it.
+ * The shard files are not read here: a read plan records each one's path
+ * and size, and em_shard_bitcode reads it when a shard is emitted (or the
+ * plan is written again).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -59,11 +62,16 @@ kiln_error_t *kiln_emitter_plan_write(const kiln_emitter_plan_t *p, const char *
   /* Shards first, the plan file last: a plan file means a complete plan. */
   for (size_t s = 0; err == NULL && s < p->shard_count; s++) {
     char *sp = em_path_join(sep_dir, p->shards[s].file);
+    const void *data = NULL;
+    size_t size = 0;
+    void *owned = NULL;
     if (sp == NULL) {
       err = em_oom();
       break;
     }
-    err = em_write_file(sp, p->shards[s].bitcode, p->shards[s].bitcode_size);
+    err = em_shard_bitcode(p, s, &data, &size, &owned);
+    if (err == NULL) err = em_write_file(sp, data, size);
+    free(owned);
     free(sp);
   }
   if (err == NULL) err = em_write_file(path, b.data, b.size);
@@ -71,6 +79,32 @@ kiln_error_t *kiln_emitter_plan_write(const kiln_emitter_plan_t *p, const char *
   free(path);
   free(sep_dir);
   return err;
+}
+
+kiln_error_t *em_shard_bitcode(const kiln_emitter_plan_t *p, size_t s, const void **data_out,
+                               size_t *size_out, void **owned_out) {
+  *data_out = NULL;
+  *size_out = 0;
+  *owned_out = NULL;
+  const em_shard_plan_t *sh = &p->shards[s];
+  if (sh->bitcode != NULL || sh->path == NULL) {
+    *data_out = sh->bitcode;
+    *size_out = sh->bitcode_size;
+    return NULL;
+  }
+  void *data = NULL;
+  size_t size = 0;
+  kiln_error_t *err = em_read_file(sh->path, &data, &size);
+  if (err != NULL) return err;
+  if (size != sh->bitcode_size) {
+    free(data);
+    return kiln_error_new(KILN_ERR_FORMAT, "%s: %zu bytes, the plan says %zu", sh->path, size,
+                          sh->bitcode_size);
+  }
+  *data_out = data;
+  *size_out = size;
+  *owned_out = data;
+  return NULL;
 }
 
 /* ---- Reading ------------------------------------------------------------------ */
@@ -214,6 +248,14 @@ static kiln_error_t *from_image(kiln_emitter_plan_t *p, const kiln_image_format_
       mt->deps[d].key = dup_or_oom(kiln_image_format_method_dep_key(im, i, d), &oom);
       mt->deps[d].fingerprint = kiln_image_format_method_dep_fingerprint(im, i, d);
     }
+    size_t nb = 0;
+    const void *bc = kiln_image_format_method_bitcode(im, i, &nb);
+    if (bc != NULL && nb > 0) {
+      mt->bitcode = malloc(nb);
+      if (mt->bitcode == NULL) return em_oom();
+      memcpy(mt->bitcode, bc, nb);
+      mt->bitcode_size = nb;
+    }
   }
   return oom ? em_oom() : NULL;
 }
@@ -248,14 +290,10 @@ static kiln_error_t *parse_plan(kiln_emitter_plan_t *p, reader_t *r, const char 
     em_shard_plan_t *sh = &p->shards[s];
     sh->weight = weight;
     snprintf(sh->file, sizeof(sh->file), "shard-%zu.bc", s);
-    char *sp = em_path_join(dir, sh->file);
-    if (sp == NULL) return em_oom();
-    kiln_error_t *err = em_read_file(sp, &sh->bitcode, &sh->bitcode_size);
-    if (err == NULL && sh->bitcode_size != size)
-      err = kiln_error_new(KILN_ERR_FORMAT, "%s: %zu bytes, the plan says %zu", sp,
-                           sh->bitcode_size, size);
-    free(sp);
-    if (err != NULL) return err;
+    /* Lazily: kiln_emitter_emit_shard reads (and size-checks) the file. */
+    sh->path = em_path_join(dir, sh->file);
+    if (sh->path == NULL) return em_oom();
+    sh->bitcode_size = size;
   }
   /* clones lines, then the blob. */
   size_t *clones = NULL, nclones = 0;

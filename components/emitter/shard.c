@@ -150,13 +150,19 @@ static kiln_error_t *add_tables(const kiln_emitter_plan_t *p, size_t s, LLVMModu
 static kiln_error_t *compile(const kiln_emitter_plan_t *p, size_t s, unsigned outputs,
                              LLVMContextRef ctx, kiln_emitter_shard_t *out) {
   const em_shard_plan_t *sh = &p->shards[s];
-  LLVMMemoryBufferRef mb = LLVMCreateMemoryBufferWithMemoryRange(sh->bitcode, sh->bitcode_size,
-                                                                 sh->file, 0);
+  const void *data = NULL;
+  size_t size = 0;
+  void *owned = NULL;
+  kiln_error_t *err = em_shard_bitcode(p, s, &data, &size, &owned);
+  if (err != NULL) return err;
+  LLVMMemoryBufferRef mb =
+      LLVMCreateMemoryBufferWithMemoryRange(data, size, sh->path != NULL ? sh->path : sh->file, 0);
   LLVMModuleRef m = NULL;
-  kiln_error_t *err = NULL;
   if (LLVMParseBitcodeInContext2(ctx, mb, &m) != 0)
-    err = kiln_error_new(KILN_ERR_FORMAT, "%s: not valid LLVM bitcode", sh->file);
+    err = kiln_error_new(KILN_ERR_FORMAT, "%s: not valid LLVM bitcode",
+                         sh->path != NULL ? sh->path : sh->file);
   LLVMDisposeMemoryBuffer(mb);
+  free(owned);
   if (err != NULL) return err;
 
   kiln_multiversion_options_t *mo = NULL;
