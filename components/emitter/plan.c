@@ -742,6 +742,28 @@ static kiln_error_t *rewrite_imports(const kiln_emitter_options_t *o, LLVMModule
 
 /* ---- Targets ---------------------------------------------------------------- */
 
+/* The feature set an image records: what LLVM resolved for the CPU, kept
+ * to the names components/target knows and printed in its canonical form
+ * (kiln_target_features_print). LLVM's list also holds tuning features
+ * ("+slow-3ops-lea", "+64bit-mode") that the loader's selection cannot check
+ * and would reject. Unknown architectures keep LLVM's list. NULL: no memory. */
+static char *canonical_features(const char *triple, const char *llvm_features) {
+  kiln_target_arch_t arch = KILN_TARGET_ARCH_UNKNOWN;
+  kiln_error_t *err = kiln_target_arch_from_name(triple, &arch);
+  kiln_target_features_t set;
+  if (err == NULL)
+    err = kiln_target_features_parse(arch, llvm_features != NULL ? llvm_features : "",
+                                     KILN_TARGET_FEATURES_IGNORE_UNKNOWN, &set);
+  if (err != NULL) {
+    kiln_error_free(err);
+    return em_strdup(llvm_features != NULL ? llvm_features : "");
+  }
+  size_t need = kiln_target_features_print(arch, &set, NULL, 0);
+  char *out = malloc(need + 1);
+  if (out != NULL) kiln_target_features_print(arch, &set, out, need + 1);
+  return out;
+}
+
 /* Resolves the annotated targets exactly as kiln_multiversion_clone will in
  * every shard, by annotating and cloning a one-function module of the same
  * triple in a private context. */
@@ -777,7 +799,8 @@ static kiln_error_t *resolve_targets(kiln_emitter_plan_t *p) {
   }
   for (size_t k = 0; err == NULL && k < n; k++) {
     p->target_cpu[k] = em_strdup(kiln_multiversion_tables_target_cpu(tables, k));
-    p->target_features[k] = em_strdup(kiln_multiversion_tables_target_features(tables, k));
+    p->target_features[k] = canonical_features(p->triple,
+                                               kiln_multiversion_tables_target_features(tables, k));
     p->target_flags[k] = kiln_multiversion_tables_target_flags(tables, k);
     p->target_base[k] = (uint32_t)kiln_multiversion_tables_target_base(tables, k);
     if (p->target_cpu[k] == NULL || p->target_features[k] == NULL) err = em_oom();
