@@ -16,20 +16,24 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  /* Fuzzer state (not library state): built once per process. */
+  /* Fuzzer state (not library state): built once per process. Two option
+   * sets, so both outcomes of the producer check are reachable. */
   static kiln_target_host_t *host;
-  static kiln_loader_options_t *options;
-  if (options == NULL) {
+  static kiln_loader_options_t *options[2];
+  if (host == NULL) {
     kiln_error_free(kiln_target_host_new(KILN_TARGET_ARCH_X86_64, "haswell",
                                          "avx2,fma,bmi2,bmi,lzcnt,movbe,popcnt,f16c,xsave,cx16",
                                          &host));
-    kiln_error_free(kiln_loader_options_new(&options));
-    kiln_loader_options_set_env(options, NULL, NULL);
-    kiln_loader_options_set_host(options, host);
-    kiln_loader_options_accept_any_producer(options, size > 0 && (data[0] & 1) != 0);
+    for (int i = 0; i < 2; i++) {
+      kiln_error_free(kiln_loader_options_new(&options[i]));
+      kiln_loader_options_set_env(options[i], NULL, NULL);
+      kiln_loader_options_set_host(options[i], host);
+      kiln_loader_options_accept_any_producer(options[i], i == 1);
+    }
   }
+  kiln_loader_options_t *opts = options[size > 0 ? (data[size - 1] & 1) : 0];
   kiln_loader_info_t *info = NULL;
-  kiln_error_t *err = kiln_loader_validate_buffer(data, size, "fuzz.so", options, &info);
+  kiln_error_t *err = kiln_loader_validate_buffer(data, size, "fuzz.so", opts, &info);
   if (err == NULL) {
     const kiln_image_format_t *format = kiln_loader_info_format(info);
     size_t n = kiln_image_format_function_count(format);

@@ -338,6 +338,14 @@ static kiln_error_t *lookup_sysv(const src_t *src, const kiln_loader_elf_t *elf,
   kiln_error_t *err = src_read(src, off, sizeof(head), head, "hash table");
   if (err != NULL) return err;
   uint32_t nbucket = head[0], nchain = head[1];
+  /* The whole table must be in the file: that bounds nchain (and so the
+   * walk below) by the file's size, not by 2^32. */
+  if (!in_bounds(off, 8 + ((uint64_t)nbucket + nchain) * 4, src->size)) {
+    return kiln_error_new(KILN_ERR_FORMAT,
+                          "%s: truncated or malformed ELF: DT_HASH with %u buckets and %u chains "
+                          "extends past the end of the file",
+                          src->name, nbucket, nchain);
+  }
   if (nbucket == 0) return NULL;
   uint32_t i;
   err = read_u32(src, off + 8 + (uint64_t)(sysv_hash(name) % nbucket) * 4, &i, "hash bucket");
