@@ -80,7 +80,8 @@ char *cli_fold(char *s) {
       while (len > b && (line[len - 1] == ' ' || line[len - 1] == '\r' || line[len - 1] == '\t'))
         len--;
       if (!first) {
-        *out++ = ';';
+        /* "...(2 mismatches):" + next line reads best without the ';' */
+        if (out[-1] != ':') *out++ = ';';
         *out++ = ' ';
       }
       memmove(out, line + b, len - b);
