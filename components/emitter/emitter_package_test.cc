@@ -189,6 +189,49 @@ TEST(EmitterImportTest, BaseCallsGoThroughListedSlotsAndTheImageHasNoUndefinedBa
   EXPECT_EQ(syms.find("kiln.import"), std::string::npos) << syms;  // hidden
 }
 
+// A base method flowing into a phi: the load goes at the end of the
+// incoming block (a load cannot precede a phi).
+TEST(EmitterImportTest, PhiIncomingBaseMethodLoadsInTheIncomingBlock) {
+  std::string ll = TmpDir() + "/imports_phi.ll";
+  WriteFile(ll,
+            "declare i32 @base_add(i32, i32)\n"
+            "define internal i32 @local_add(i32 %a, i32 %b) {\n"
+            "  %s = sub i32 %a, %b\n  ret i32 %s\n}\n"
+            "define i32 @pkg_phi(i1 %c, i32 %x) {\n"
+            "entry:\n  br i1 %c, label %l, label %r\n"
+            "l:\n  br label %j\n"
+            "r:\n  br label %j\n"
+            "j:\n  %f = phi ptr [ @base_add, %l ], [ @local_add, %r ]\n"
+            "  %v = call i32 %f(i32 %x, i32 1)\n  ret i32 %v\n}\n");
+  Options o = PackageOptions(1);
+  std::string archive = TmpDir() + "/imports_phi.a", so = TmpDir() + "/imports_phi.so";
+  ASSERT_OK(kiln_emitter_options_set_archive_path(o.get(), archive.c_str()));
+  ASSERT_OK(kiln_emitter_options_set_outputs(
+      o.get(), KILN_EMITTER_OUTPUT_ARCHIVE | KILN_EMITTER_OUTPUT_UNOPT_BC));
+  ASSERT_OK(kiln_emitter_options_set_output_prefix(o.get(), (TmpDir() + "/phi-").c_str()));
+  Built b;
+  Build(o.get(), ll, &b);
+  ASSERT_NE(b.im, nullptr);
+  size_t g = SIZE_MAX;
+  ASSERT_OK(kiln_image_format_global_find(b.im, "kiln.import.base_add", &g));
+  std::string log;
+  ASSERT_EQ(Shell(std::string(kLld) + " -shared -o " + so + " --whole-archive " + archive, &log),
+            0)
+      << log;
+  std::string syms;
+  ASSERT_EQ(Shell(std::string(kReadelf) + " --dyn-syms -W " + so, &syms), 0) << syms;
+  EXPECT_EQ(syms.find("base_add"), std::string::npos) << syms;
+  // The unoptimized shard: the load of the slot sits in block %l.
+  std::string dis;
+  ASSERT_EQ(Shell("/usr/lib/llvm-22/bin/llvm-dis " + TmpDir() + "/phi-shard-0.unopt.bc -o -", &dis),
+            0)
+      << dis;
+  size_t l = dis.find("\nl:"), j = dis.find("\nj:");
+  size_t load = dis.find("load ptr, ptr @kiln.import.base_add");
+  ASSERT_NE(load, std::string::npos) << dis;
+  EXPECT_TRUE(l < load && load < j) << dis;
+}
+
 TEST(EmitterImportTest, NoResolverOrSystemImageKeepsDeclarations) {
   std::string bc = CompileC("imports_sys", kPkg);
   Options o = PackageOptions(1);
