@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "components/emitter/internal.h"
+#include "third_party/llvm_c_ext/llvm_c_ext.h"
 #include "llvm-c/BitWriter.h"
 #include "llvm-c/Core.h"
 #include "llvm-c/Target.h"
@@ -242,6 +243,13 @@ kiln_error_t *em_target_machine(const char *triple, const char *cpu, const char 
   if (tm == NULL)
     return kiln_error_new(KILN_ERR_LLVM, "triple '%s' cpu '%s': cannot create a target machine",
                           triple, cpu ? cpu : "generic");
+  /* Images are linked without crtbegin.o: constructors must be in
+   * .init_array (as clang emits them) for the dynamic linker to run them. */
+  kiln_error_t *err = kiln_llvm_target_machine_use_init_array(tm);
+  if (err != NULL) {
+    LLVMDisposeTargetMachine(tm);
+    return err;
+  }
   *tm_out = tm;
   return NULL;
 }

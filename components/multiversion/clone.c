@@ -354,7 +354,7 @@ static kiln_error_t *strip_data(mv_ctx_t *c, LLVMValueRef gv, LLVMValueRef init,
 static kiln_error_t *fix_data(mv_ctx_t *c) {
   for (LLVMValueRef gv = LLVMGetFirstGlobal(c->module); gv; gv = LLVMGetNextGlobal(gv)) {
     LLVMValueRef init = LLVMGetInitializer(gv);
-    if (init == NULL) continue;
+    if (init == NULL || mv_is_special_global(gv)) continue;
     size_t before = c->tables->nslots;
     LLVMValueRef stripped = NULL;
     kiln_error_t *err = strip_data(c, gv, init, 0, &stripped);

@@ -147,6 +147,12 @@ uint64_t mv_attr_hex(LLVMValueRef fn, const char *key) {
 
 bool mv_is_intrinsic(LLVMValueRef fn) { return LLVMGetIntrinsicID(fn) != 0; }
 
+bool mv_is_special_global(LLVMValueRef g) {
+  size_t len = 0;
+  const char *n = LLVMGetValueName2(g, &len);
+  return len > 5 && strncmp(n, "llvm.", 5) == 0;
+}
+
 static int entry_cmp(const void *a, const void *b) {
   const struct mv_ptrmap_entry *x = a, *y = b;
   uintptr_t px = (uintptr_t)x->key, py = (uintptr_t)y->key;

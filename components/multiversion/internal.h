@@ -93,4 +93,11 @@ void mv_buf_release(mv_buf_t *b);
 /* Whether `v` is an LLVM intrinsic function ("llvm." prefix). */
 bool mv_is_intrinsic(LLVMValueRef fn);
 
+/* Whether global variable `g` is one of LLVM's special "llvm." globals
+ * (llvm.global_ctors/dtors, llvm.used, llvm.compiler.used, ...). Their
+ * initializers must keep their shape, so they keep referring to target 0's
+ * code, which runs on every CPU the image supports: constructors run before
+ * the loader fills any slot. */
+bool mv_is_special_global(LLVMValueRef g);
+
 #endif /* KILN_MULTIVERSION_INTERNAL_H */

@@ -360,3 +360,51 @@ TEST_F(MultiversionTest, VerifyCatchesLostCloneAndData) {
 }
 
 }  // namespace
+
+// A cloned function used as a constructor: llvm.global_ctors keeps its
+// shape and refers to target 0's code (constructors run before the loader
+// fills slots), and the module stays valid.
+TEST(MultiversionSpecialGlobalsTest, ConstructorsKeepTargetZeroCode) {
+  const char ir[] = R"(
+@counter = global i32 0
+@llvm.global_ctors = appending global [1 x { i32, ptr, ptr }] [{ i32, ptr, ptr } { i32 65535, ptr @init, ptr null }]
+@llvm.used = appending global [1 x ptr] [ptr @init], section "llvm.metadata"
+
+define void @init() {
+entry:
+  br label %loop
+loop:
+  %i = phi i32 [ 0, %entry ], [ %n, %loop ]
+  %v = load i32, ptr @counter
+  %w = add i32 %v, %i
+  store i32 %w, ptr @counter
+  %n = add i32 %i, 1
+  %c = icmp ult i32 %n, 16
+  br i1 %c, label %loop, label %done
+done:
+  ret void
+}
+)";
+  LLVMContextRef ctx = LLVMContextCreate();
+  LLVMModuleRef m = Parse(ctx, ir);
+  ASSERT_NE(m, nullptr);
+  kiln_error_t *err = kiln_multiversion_annotate(m, "generic;haswell");
+  ASSERT_EQ(err, nullptr) << Message(err);
+  kiln_multiversion_tables_t *tables = nullptr;
+  err = kiln_multiversion_clone(m, nullptr, &tables);
+  ASSERT_EQ(err, nullptr) << Message(err);
+  EXPECT_NE(LLVMGetNamedFunction(m, "init.kiln.1"), nullptr);  // cloned (it loops)
+  LLVMValueRef ctors = LLVMGetNamedGlobal(m, "llvm.global_ctors");
+  ASSERT_NE(ctors, nullptr);
+  EXPECT_FALSE(LLVMIsExternallyInitialized(ctors));
+  LLVMValueRef entry = LLVMGetAggregateElement(LLVMGetInitializer(ctors), 0);
+  EXPECT_EQ(LLVMGetAggregateElement(entry, 1), LLVMGetNamedFunction(m, "init"));
+  char *msg = nullptr;
+  EXPECT_EQ(LLVMVerifyModule(m, LLVMReturnStatusAction, &msg), 0) << msg;
+  LLVMDisposeMessage(msg);
+  err = kiln_multiversion_verify(m, nullptr, 0, nullptr);
+  EXPECT_EQ(err, nullptr) << Message(err);
+  kiln_multiversion_tables_free(tables);
+  LLVMDisposeModule(m);
+  LLVMContextDispose(ctx);
+}

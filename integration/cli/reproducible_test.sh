@@ -5,7 +5,7 @@
 # output names; every image must be byte-identical, and the separate steps
 # (split, emit-shard in reverse order, link) must give the same bytes too.
 set -euo pipefail
-kiln="$1" gen="$2"
+kiln="$(realpath "$1")" gen="$(realpath "$2")"
 t="${TEST_TMPDIR:-$(mktemp -d)}"
 fail() { echo "FAIL (reproducible): $*" >&2; exit 1; }
 targets='generic;haswell;x86-64-v4'

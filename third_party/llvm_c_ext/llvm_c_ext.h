@@ -19,7 +19,8 @@
 #define KILN_LLVM_C_EXT_H
 
 #include "components/base/base.h"
-#include "llvm-c/Types.h" /* LLVMValueRef: a C handle type, no C++ */
+#include "llvm-c/TargetMachine.h" /* LLVMTargetMachineRef: a C handle type */
+#include "llvm-c/Types.h"         /* LLVMValueRef: a C handle type, no C++ */
 
 KILN_BEGIN_DECLS
 
@@ -130,6 +131,19 @@ KILN_API KILN_NODISCARD kiln_error_t *kiln_llvm_function_delete_body(LLVMValueRe
  * Thread-safety: the module's context must not be used concurrently. */
 KILN_API KILN_NODISCARD kiln_error_t *kiln_llvm_global_erase_if_unused(LLVMValueRef global,
                                                                       int *erased_out);
+
+/* ---- Target machines (target_machine.cc) ------------------------------ */
+
+/* Makes `tm` emit static constructors and destructors into .init_array and
+ * .fini_array (llvm::TargetOptions::UseInitArray), as clang does on ELF.
+ * The LLVM C API creates target machines with the legacy .ctors/.dtors
+ * sections, which the dynamic linker does not run for a shared object that
+ * is linked without crtbegin.o, as kiln's images are. Read by codegen, so it
+ * applies to every later emit with `tm`.
+ * Errors: KILN_ERR_INVALID_ARGUMENT for NULL.
+ * Thread-safety: not while `tm` is emitting on another thread. */
+KILN_API KILN_NODISCARD kiln_error_t *kiln_llvm_target_machine_use_init_array(
+    LLVMTargetMachineRef tm);
 
 KILN_END_DECLS
 

@@ -3,12 +3,12 @@
 # loads and runs, has the targets and shards the rule asked for, and is
 # byte-identical to `kiln build` of the same sources with the same options.
 set -euo pipefail
-kiln="$1" image="$2" kernels="$3" main="$4"
+kiln="$(realpath "$1")" image="$(realpath "$2")" kernels="$(realpath "$3")" main="$(realpath "$4")"
 t="${TEST_TMPDIR:-$(mktemp -d)}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 out="$("$kiln" run "$image" rule_main)"
-[ "$out" = "rule sum 280.00" ] || fail "rule image printed '$out'"
+[ "$out" = "rule sum 570.00" ] || fail "rule image printed '$out'"
 
 "$kiln" inspect "$image" > "$t/inspect.txt"
 grep -q 'haswell' "$t/inspect.txt" || fail "inspect lacks haswell: $(cat "$t/inspect.txt")"
