@@ -290,7 +290,9 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
   }
   for (size_t m = 0; m < d->method_count; m++) {
     const kiln_image_format_method_t *me = &d->methods[m];
-    strings += str_size(me->key);
+    /* A key equal to its function's name shares that string (the common
+     * case: plain C functions are methods named like their symbol). */
+    if (strcmp(me->key, d->functions[me->function]) != 0) strings += str_size(me->key);
     calls += me->call_count;
     deps += me->dep_count;
     for (size_t i = 0; i < me->dep_count; i++) strings += str_size(me->deps[i].key);
@@ -401,7 +403,9 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
   for (size_t m = 0; m < d->method_count; m++) {
     const kiln_image_format_method_t *me = &d->methods[m];
     uint8_t *e = at(&w, KIF_SEC_METHODS, m);
-    kif_put32(e + KIF_MTH_KEY, put_str(&w, me->key));
+    kif_put32(e + KIF_MTH_KEY, strcmp(me->key, d->functions[me->function]) == 0
+                                   ? kif_get32(at(&w, KIF_SEC_FUNCTIONS, me->function))
+                                   : put_str(&w, me->key));
     kif_put32(e + KIF_MTH_FUNCTION, me->function);
     kif_put32(e + KIF_MTH_FLAGS, me->flags);
     kif_put32(e + KIF_MTH_CALL_COUNT, (uint32_t)me->call_count);

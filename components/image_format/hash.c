@@ -84,10 +84,73 @@ uint64_t kiln_image_format_hash64(const void *data, size_t size, uint64_t seed) 
   return h;
 }
 
+/* ---- The blob checksum ----------------------------------------------------
+ *
+ * The loader checksums the whole blob on every load, so this hash is built
+ * for throughput rather than reuse: the XXH3 long-input scheme written in
+ * plain C. Eight u64 lanes over 64-byte stripes; per lane the word is xored
+ * with a key and the product of the key-mixed word's two 32-bit halves is
+ * added to the lane, and the word itself to the neighbouring lane (so a
+ * change that zeroes one half still changes the sum). Keys slide by one
+ * word per stripe across kKifKeys, and every 16 stripes (1 KiB) each lane is
+ * scrambled (xor-shift, xor key, multiply), so reordered stripes or blocks
+ * give other values. The lanes are independent 32x32->64 multiplies and
+ * adds, which compilers vectorize (SSE2 pmuludq on baseline x86-64) with
+ * the same integer results as the scalar code: the value depends only on
+ * the bytes. The tail (< 64 bytes) and the eight lanes are folded with
+ * XXH64's merge and the result is finished by hash64 of the tail. */
+static const uint64_t kKifKeys[24] = {
+    0x55d8ed89e5dfda42ull, 0x7c31a469a8f6fd59ull, 0x848c12b70e1fee98ull,
+    0xd74b725b29387214ull, 0x88dd0395927ccc3bull, 0x66733795fea76edfull,
+    0x4c10e1d6f838ae41ull, 0x54b5e8120cb19d5bull, 0x32f039df0a274766ull,
+    0x65ab71d52465634aull, 0x390cb227879e93c0ull, 0x06f5775c47d4f8c8ull,
+    0x09ad908872c18eb2ull, 0x7e3a39866a355adaull, 0x6ed5fa8746a0abe3ull,
+    0x46f389c86c8ef5c6ull, 0x439d3045bf2bf0bfull, 0x5d3cdd54ec72404full,
+    0xc8791e34b552d404ull, 0xa6c83878e6a64c5aull, 0xfeae3ea9fe65b8b8ull,
+    0xf6f22d77ea50dfd3ull, 0x531f0ad83d4fc366ull, 0xe48880f992b01e7cull,
+};
+
+enum { KIF_STRIPE = 64, KIF_LANES = 8, KIF_BLOCK_STRIPES = 16 };
+
+static inline void wide_stripe(uint64_t acc[KIF_LANES], const uint8_t *p, const uint64_t *key) {
+  uint64_t x[KIF_LANES];
+  memcpy(x, p, sizeof(x)); /* little-endian host (internal.h) */
+  for (int i = 0; i < KIF_LANES; i++) {
+    uint64_t k = x[i] ^ key[i];
+    acc[i ^ 1] += x[i];
+    acc[i] += (k & 0xffffffffu) * (k >> 32);
+  }
+}
+
+static inline void wide_scramble(uint64_t acc[KIF_LANES]) {
+  for (int i = 0; i < KIF_LANES; i++) {
+    uint64_t a = acc[i];
+    a ^= a >> 47;
+    a ^= kKifKeys[16 + i];
+    acc[i] = a * 0x9E3779B1u;
+  }
+}
+
+uint64_t kif_wide_hash64(const uint8_t *p, size_t size, uint64_t seed) {
+  uint64_t acc[KIF_LANES] = {kP3 + seed, kP1 - seed, kP2 + seed, kP4 - seed,
+                             kP5 + seed, kP1 ^ seed, kP2 ^ ~seed, kP3 - seed};
+  size_t stripes = size / KIF_STRIPE;
+  size_t s = 0;
+  for (; s + KIF_BLOCK_STRIPES <= stripes; s += KIF_BLOCK_STRIPES) {
+    for (int j = 0; j < KIF_BLOCK_STRIPES; j++) {
+      wide_stripe(acc, p + (s + (size_t)j) * KIF_STRIPE, kKifKeys + j);
+    }
+    wide_scramble(acc);
+  }
+  for (int j = 0; s < stripes; s++, j++) wide_stripe(acc, p + s * KIF_STRIPE, kKifKeys + j);
+  uint64_t h = (uint64_t)size * kP1;
+  for (int i = 0; i < KIF_LANES; i++) h = merge64(h, acc[i]);
+  return kiln_image_format_hash64(p + stripes * KIF_STRIPE, size % KIF_STRIPE, h);
+}
+
 uint64_t kif_checksum(const uint8_t *blob, uint64_t size) {
   uint64_t seed = kiln_image_format_hash64(blob, KIF_H_CHECKSUM, 0);
-  return kiln_image_format_hash64(blob + KIF_H_SECTION_COUNT, (size_t)(size - KIF_H_SECTION_COUNT),
-                                  seed);
+  return kif_wide_hash64(blob + KIF_H_SECTION_COUNT, (size_t)(size - KIF_H_SECTION_COUNT), seed);
 }
 
 size_t kiln_image_format_table_symbol(char *buf, size_t size, size_t shard,

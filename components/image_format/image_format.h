@@ -73,7 +73,7 @@ KILN_BEGIN_DECLS
 
 /* Bumped on every incompatible change to the encoding. A reader accepts
  * exactly this version. */
-#define KILN_IMAGE_FORMAT_VERSION 1u
+#define KILN_IMAGE_FORMAT_VERSION 2u
 
 /* Image kinds. */
 typedef enum kiln_image_format_kind {

@@ -23,6 +23,17 @@ void BM_Hash64(benchmark::State &state) {
 }
 BENCHMARK(BM_Hash64)->Arg(64)->Arg(4096)->Arg(1 << 20)->Arg(64 << 20);
 
+// The blob checksum's wide hash (kif_wide_hash64).
+void BM_ChecksumHash(benchmark::State &state) {
+  std::vector<uint8_t> buf((size_t)state.range(0));
+  for (size_t i = 0; i < buf.size(); i++) buf[i] = (uint8_t)(i * 131 + 1);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(kif_wide_hash64(buf.data(), buf.size(), 0));
+  }
+  state.SetBytesProcessed((int64_t)state.iterations() * state.range(0));
+}
+BENCHMARK(BM_ChecksumHash)->Arg(64)->Arg(4096)->Arg(1 << 20)->Arg(64 << 20);
+
 std::vector<uint8_t> LargeBlob(size_t functions) {
   kiln_image_format_testing::Desc d = kiln_image_format_testing::Large(functions, 16);
   void *blob = nullptr;

@@ -6,6 +6,7 @@
 // checksum), peek and table symbols.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -104,6 +105,41 @@ TEST(ImageFormatHashTest, IndependentOfAlignmentAndSensitiveToEveryByte) {
       buf[i] ^= 1;
     }
   }
+}
+
+// The blob checksum's wide hash (docs/image-format.md, "Checksum"): fixed
+// values (it is kiln's own, so these pin the format), alignment independence,
+// every bit of every byte, and reordered stripes and blocks.
+TEST(ImageFormatHashTest, WideHashKnownValuesAndSensitivity) {
+  std::vector<uint8_t> buf(3000);
+  for (size_t i = 0; i < buf.size(); i++) buf[i] = (uint8_t)(i * 131 + 1);
+  EXPECT_EQ(kif_wide_hash64(buf.data(), 0, 0), 0x643a5dfa134ca787ull);
+  EXPECT_EQ(kif_wide_hash64(buf.data(), 64, 0), 0xb2eb9079f280c50eull);
+  EXPECT_EQ(kif_wide_hash64(buf.data(), 3000, 0), 0x57b997544480b63eull);
+  EXPECT_EQ(kif_wide_hash64(buf.data(), 3000, 7), 0xcbad7f1ee9e194e8ull);
+  uint64_t h = kif_wide_hash64(buf.data(), buf.size(), 3);
+  for (size_t shift = 1; shift < 8; shift++) {
+    std::vector<uint8_t> moved(buf.size() + shift);
+    memcpy(moved.data() + shift, buf.data(), buf.size());
+    ASSERT_EQ(kif_wide_hash64(moved.data() + shift, buf.size(), 3), h);
+  }
+  for (size_t i = 0; i < buf.size(); i++) {
+    for (int bit = 0; bit < 8; bit++) {
+      buf[i] ^= (uint8_t)(1u << bit);
+      ASSERT_NE(kif_wide_hash64(buf.data(), buf.size(), 3), h) << i << " bit " << bit;
+      buf[i] ^= (uint8_t)(1u << bit);
+    }
+  }
+  // Two stripes of one block swapped, and two 1 KiB blocks swapped (in data
+  // without a period, unlike buf's).
+  for (size_t i = 0; i < buf.size(); i++) buf[i] = (uint8_t)((i * 2654435761u) >> 11);
+  h = kif_wide_hash64(buf.data(), buf.size(), 3);
+  std::vector<uint8_t> swapped = buf;
+  std::swap_ranges(swapped.begin(), swapped.begin() + 64, swapped.begin() + 128);
+  EXPECT_NE(kif_wide_hash64(swapped.data(), swapped.size(), 3), h);
+  swapped = buf;
+  std::swap_ranges(swapped.begin(), swapped.begin() + 1024, swapped.begin() + 1024);
+  EXPECT_NE(kif_wide_hash64(swapped.data(), swapped.size(), 3), h);
 }
 
 // ---- Round trip -----------------------------------------------------------
@@ -427,11 +463,11 @@ TEST(ImageFormatOpenTest, RejectsEmptyNullAndBadMagic) {
 TEST(ImageFormatOpenTest, RejectsOtherVersionsNamingBoth) {
   Desc d = Rich();
   std::vector<uint8_t> b = Encode(&d.desc);
-  Put32(b, 8, 2);
+  Put32(b, 8, 1);
   Reseal(b);
   kiln_error_code_t code;
   EXPECT_EQ(OpenError(b, &code),
-            "lib.so: image metadata: format version 2, but this reader accepts only version 1");
+            "lib.so: image metadata: format version 1, but this reader accepts only version 2");
   EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
 }
 
@@ -509,7 +545,7 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
       {"flags", [](std::vector<uint8_t> &b) { Put32(b, 36, 4); }, "header: unknown flags 0x4"},
       {"reserved", [](std::vector<uint8_t> &b) { b[60] = 1; }, "header: reserved byte 60 is not zero"},
       {"section count", [](std::vector<uint8_t> &b) { Put32(b, 32, 12); },
-       "header: 12 sections, version 1 has 13"},
+       "header: 12 sections, version 2 has 13"},
       {"table offset", [](std::vector<uint8_t> &b) { Put64(b, 40, b.size() - 8); },
        "header: section table at offset"},
       {"section id", [](std::vector<uint8_t> &b) { Put32(b, SectionEntry(b, 4), 9); },

@@ -137,11 +137,14 @@ static inline void kif_put64(uint8_t *p, uint64_t v) {
 static inline uint64_t kif_align8(uint64_t v) { return (v + 7) & ~(uint64_t)7; }
 
 /* The checksum of a blob of `size` >= KILN_IMAGE_FORMAT_HEADER_SIZE bytes:
- * hash64 of bytes [0, 24) with seed 0 is the seed for hash64 of bytes
+ * hash64 of bytes [0, 24) with seed 0 is the seed for the wide hash of bytes
  * [32, size), so the 8 checksum bytes themselves are skipped. */
 KILN_BEGIN_DECLS
 
 uint64_t kif_checksum(const uint8_t *blob, uint64_t size);
+
+/* The wide hash the checksum uses (hash.c): XXH3-style, 64-byte stripes. */
+uint64_t kif_wide_hash64(const uint8_t *data, size_t size, uint64_t seed);
 
 /* kiln_image_format_open() with the checksum check optional: the encoder's
  * self-check and the benchmark of the structural checks use it. */

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "components/image_format/image_format.h"
+#include "components/image_format/internal.h"
 
 namespace kiln_image_format_testing {
 
@@ -203,10 +204,10 @@ inline Desc Large(size_t n, size_t shard_count) {
 }
 
 // Recomputes the checksum as docs/image-format.md defines it: hash64 of
-// bytes [0, 24) with seed 0 seeds hash64 of bytes [32, size).
+// bytes [0, 24) with seed 0 seeds the wide hash of bytes [32, size).
 inline void Reseal(std::vector<uint8_t> &blob) {
   uint64_t seed = kiln_image_format_hash64(blob.data(), 24, 0);
-  uint64_t sum = kiln_image_format_hash64(blob.data() + 32, blob.size() - 32, seed);
+  uint64_t sum = kif_wide_hash64(blob.data() + 32, blob.size() - 32, seed);
   memcpy(blob.data() + 24, &sum, 8);
 }
 

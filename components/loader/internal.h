@@ -61,8 +61,14 @@ typedef struct kiln_loader_elf {
 
 struct kiln_loader_info {
   char *name;
-  void *blob; /* the validated blob bytes, owned */
+  /* The validated blob bytes: for a file, inside `map` (a private read-only
+   * mapping of the file pages that hold the root, owned, munmap'ed with the
+   * info); for a buffer, a malloc'ed copy (`map` NULL). */
+  const void *blob;
   size_t blob_size;
+  void *map;
+  size_t map_size;
+  void *blob_copy;
   kiln_image_format_t *format;
   kiln_loader_elf_t elf;
   size_t selected; /* SIZE_MAX: none runs */

@@ -326,7 +326,13 @@ kiln_error_t *kiln_loader_open(const char *path, const kiln_loader_options_t *op
                          (void *)(image->base + image->info->elf.root_vaddr));
     goto fail;
   }
-  if (memcmp(root, image->info->blob, image->info->blob_size) != 0) {
+  /* The file is the validated one (same_file), and the blob has no
+   * relocations, so the mapped blob is the validated bytes; the header (magic,
+   * version, size and the checksum of everything else) must still be equal
+   * after the constructors ran. The loader itself reads only the validated
+   * view and the relocated pointer array, whose every address is checked
+   * below (docs/loader.md, "dlopen"). */
+  if (memcmp(root, image->info->blob, KILN_IMAGE_FORMAT_HEADER_SIZE) != 0) {
     err = kiln_error_new(KILN_ERR_FORMAT,
                          "%s: mapped image metadata differs from the validated file", path);
     goto fail;
