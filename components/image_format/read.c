@@ -261,14 +261,9 @@ static kiln_error_t *check_info(kiln_image_format_t *v, const section *s, const 
   return NULL;
 }
 
-/* strcmp(a, b) < 0, inline: names are short and a call per pair showed up
- * as the largest part of the structural checks. Both are NUL-terminated
- * inside the string table. */
-static inline int str_before(const char *a, const char *b) {
-  const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
-  while (*x != 0 && *x == *y) x++, y++;
-  return *x < *y;
-}
+/* strcmp(a, b) < 0. glibc's vectorized strcmp beats an inline byte loop on
+ * names with long common prefixes ("jl_function_00000123"). */
+static inline int str_before(const char *a, const char *b) { return strcmp(a, b) < 0; }
 
 static kiln_error_t *check_named_table(kiln_image_format_t *v, const uint8_t *base, size_t count,
                                        const char *where, const char *name) {
