@@ -5,14 +5,16 @@
  * target, filling the image's relocation slots.
  *
  * Order of work (docs/loader.md has the details and every error):
- *   1. read the ELF file with pread (no dlopen, no mmap of the file): ELF
- *      header, program headers, PT_DYNAMIC, the dynamic symbol table through
- *      its hash table; find KILN_IMAGE_FORMAT_ROOT_SYMBOL, map it to a file
- *      offset, read and validate the metadata blob (image_format), then the
+ *   1. read the ELF file with pread (no dlopen; only the metadata blob's
+ *      pages are mapped, private and read-only): ELF header, program
+ *      headers, PT_DYNAMIC, the dynamic symbol table through its hash table;
+ *      find KILN_IMAGE_FORMAT_ROOT_SYMBOL, map it to a file offset, map and
+ *      validate the metadata blob (image_format), then the
  *      triple, producer version and required codegen options;
  *   2. detect the host CPU and select a target (components/target);
- *   3. dlopen(RTLD_NOW | RTLD_LOCAL), dlsym the root, compare the mapped blob
- *      with the validated bytes;
+ *   3. dlopen(RTLD_NOW | RTLD_LOCAL), check the file is still the validated
+ *      one, dlsym the root, compare the mapped header (with the checksum)
+ *      with the validated one;
  *   4. rebuild the tables and fill the slots.
  * Steps 1-2 alone are kiln_loader_inspect / kiln_loader_validate_buffer.
  *
