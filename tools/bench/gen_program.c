@@ -138,6 +138,8 @@ static void chain(gen_t *g, int i) {
 }
 
 static void entry(gen_t *g, int lib) {
+  /* A leaf for call-overhead measurements (tools/bench/load_bench.c). */
+  fprintf(g->out, "int64_t kiln_bench_leaf(int64_t x) { return x * 3 + 1; }\n\n");
   fprintf(g->out, "typedef int64_t (*fn_t)(int64_t);\nstatic fn_t const g_fns[%d] = {\n", g->n);
   for (int i = 0; i < g->n; i++) fprintf(g->out, "  f%d,\n", i);
   fprintf(g->out,
