@@ -6,6 +6,7 @@
  * overrides). Everything that reaches the output is sorted by name or taken
  * in module order; pointer sets here are only ever probed, never walked.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,40 +293,232 @@ static void canonicalize(LLVMModuleRef m, const char *in, em_buf_t *out) {
   }
 }
 
-/* Appends the initializers of the local globals `fn` uses, in order of
- * first use. */
-static void add_local_refs(LLVMModuleRef m, LLVMValueRef fn, em_buf_t *text, ptrset_t *seen) {
-  for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fn); bb; bb = LLVMGetNextBasicBlock(bb)) {
-    for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in; in = LLVMGetNextInstruction(in)) {
-      int n = LLVMGetNumOperands(in);
-      for (int i = 0; i < n; i++) {
-        LLVMValueRef op = LLVMGetOperand(in, (unsigned)i);
-        if (op == NULL || LLVMIsAGlobalVariable(op) == NULL || !is_local(op)) continue;
-        if (ptrset_insert(seen, op) != 1) continue;
-        LLVMValueRef init = LLVMGetInitializer(op);
-        char *itext = init != NULL ? LLVMPrintValueToString(init) : NULL;
-        em_buf_puts(text, "\nlocal = ");
-        if (itext != NULL) canonicalize(m, itext, text);
-        LLVMDisposeMessage(itext);
+/* ---- Fingerprints ------------------------------------------------------------
+ *
+ * A method's fingerprint hashes a canonical description of its code, built
+ * by walking the function once: its type, linkage, calling convention and
+ * attributes, then per instruction the opcode, result type, the flags that
+ * change semantics (predicates, nsw/nuw/exact, fast-math, alignment,
+ * volatility, allocated and GEP source types) and every operand — local
+ * values by their position in the function, globals by name, local globals
+ * ("@.str.3": clang numbers them per file) as "@local" plus their
+ * initializer, other constants printed. Nothing here depends on the rest of
+ * the module, so adding or changing an unrelated function leaves it alone,
+ * and the cost is linear in the function (printing a whole function with
+ * LLVM's AsmWriter walks the entire module each time: quadratic). */
+
+/* Positions of a function's arguments, blocks and instructions. */
+typedef struct posmap {
+  const void **keys;
+  uint32_t *vals;
+  size_t cap;
+} posmap_t;
+
+static bool posmap_init(posmap_t *m, size_t n) {
+  m->cap = 64;
+  while (m->cap < 2 * n + 2) m->cap *= 2;
+  m->keys = calloc(m->cap, sizeof(*m->keys));
+  m->vals = calloc(m->cap, sizeof(*m->vals));
+  return m->keys != NULL && m->vals != NULL;
+}
+
+static void posmap_put(posmap_t *m, const void *k, uint32_t v) {
+  size_t i = ptr_hash(k, m->cap);
+  while (m->keys[i] != NULL && m->keys[i] != k) i = (i + 1) & (m->cap - 1);
+  m->keys[i] = k;
+  m->vals[i] = v;
+}
+
+static bool posmap_get(const posmap_t *m, const void *k, uint32_t *v) {
+  for (size_t i = ptr_hash(k, m->cap); m->keys[i] != NULL; i = (i + 1) & (m->cap - 1)) {
+    if (m->keys[i] == k) {
+      *v = m->vals[i];
+      return true;
+    }
+  }
+  return false;
+}
+
+static void posmap_free(posmap_t *m) {
+  free(m->keys);
+  free(m->vals);
+}
+
+/* Appends LLVM's spelling of a type or constant, canonicalized. */
+static void fp_print_type(LLVMModuleRef m, LLVMTypeRef t, em_buf_t *b) {
+  char *text = LLVMPrintTypeToString(t);
+  if (text != NULL) canonicalize(m, text, b);
+  LLVMDisposeMessage(text);
+  em_buf_append(b, ";", 1);
+}
+
+static void fp_attributes(LLVMModuleRef m, LLVMValueRef fn, em_buf_t *b) {
+  unsigned nparams = LLVMCountParams(fn);
+  for (long idx = -1; idx <= (long)nparams; idx++) {
+    LLVMAttributeIndex ai = idx < 0 ? LLVMAttributeFunctionIndex : (LLVMAttributeIndex)idx;
+    unsigned n = LLVMGetAttributeCountAtIndex(fn, ai);
+    if (n == 0) continue;
+    LLVMAttributeRef *attrs = malloc(n * sizeof(*attrs));
+    if (attrs == NULL) continue;
+    LLVMGetAttributesAtIndex(fn, ai, attrs);
+    em_buf_printf(b, "attrs %ld:", idx);
+    for (unsigned i = 0; i < n; i++) {
+      if (LLVMIsStringAttribute(attrs[i])) {
+        unsigned kl = 0, vl = 0;
+        const char *k = LLVMGetStringAttributeKind(attrs[i], &kl);
+        const char *v = LLVMGetStringAttributeValue(attrs[i], &vl);
+        em_buf_append(b, k, kl);
+        em_buf_append(b, "=", 1);
+        em_buf_append(b, v, vl);
+        em_buf_append(b, ",", 1);
+      } else if (LLVMIsTypeAttribute(attrs[i])) {
+        em_buf_printf(b, "%u:", LLVMGetEnumAttributeKind(attrs[i]));
+        fp_print_type(m, LLVMGetTypeAttributeValue(attrs[i]), b);
+      } else {
+        em_buf_printf(b, "%u=%" PRIu64 ",", LLVMGetEnumAttributeKind(attrs[i]),
+                      LLVMGetEnumAttributeValue(attrs[i]));
       }
     }
+    free(attrs);
   }
 }
 
-/* The fingerprint of a method: its printed definition (type, attributes as
- * the "; Function Attrs:" line spells them, every instruction) made
- * independent of module-wide numbering and names (canonicalize), plus the
- * initializers of the local globals it uses. */
+static void fp_operand(LLVMModuleRef m, const posmap_t *pos, LLVMValueRef op, em_buf_t *b,
+                       ptrset_t *seen) {
+  uint32_t at = 0;
+  if (op == NULL) {
+    em_buf_puts(b, " null");
+  } else if (LLVMValueIsBasicBlock(op)) {
+    em_buf_printf(b, " b%u", posmap_get(pos, LLVMValueAsBasicBlock(op), &at) ? at : ~0u);
+  } else if (LLVMIsAInstruction(op) != NULL || LLVMIsAArgument(op) != NULL) {
+    em_buf_printf(b, " v%u", posmap_get(pos, op, &at) ? at : ~0u);
+  } else if (LLVMIsAGlobalValue(op) != NULL) {
+    if (is_local(op)) {
+      em_buf_puts(b, " @local");
+      /* The first use describes the local global (its initializer). */
+      if (LLVMIsAGlobalVariable(op) != NULL && ptrset_insert(seen, op) == 1) {
+        LLVMValueRef init = LLVMGetInitializer(op);
+        char *text = init != NULL ? LLVMPrintValueToString(init) : NULL;
+        em_buf_puts(b, "{");
+        if (text != NULL) canonicalize(m, text, b);
+        LLVMDisposeMessage(text);
+        em_buf_puts(b, "}");
+      }
+    } else {
+      size_t len = 0;
+      const char *name = LLVMGetValueName2(op, &len);
+      em_buf_puts(b, " @");
+      em_buf_append(b, name, len);
+    }
+  } else if (LLVMIsAConstantInt(op) != NULL && LLVMGetIntTypeWidth(LLVMTypeOf(op)) <= 64) {
+    em_buf_printf(b, " i%u:%llu", LLVMGetIntTypeWidth(LLVMTypeOf(op)),
+                  LLVMConstIntGetZExtValue(op));
+  } else {
+    /* Other constants, inline asm, metadata: LLVM's spelling (printing a
+     * constant does not walk the module). */
+    char *text = LLVMPrintValueToString(op);
+    em_buf_puts(b, " ");
+    if (text != NULL) canonicalize(m, text, b);
+    LLVMDisposeMessage(text);
+  }
+}
+
+static void fp_instruction(LLVMModuleRef m, const posmap_t *pos, LLVMValueRef in, em_buf_t *b,
+                           ptrset_t *seen) {
+  LLVMOpcode op = LLVMGetInstructionOpcode(in);
+  em_buf_printf(b, "\n%d ", (int)op);
+  fp_print_type(m, LLVMTypeOf(in), b);
+  switch (op) {
+    case LLVMAdd:
+    case LLVMSub:
+    case LLVMMul:
+    case LLVMShl:
+      em_buf_printf(b, "w%d%d", LLVMGetNSW(in), LLVMGetNUW(in));
+      break;
+    case LLVMUDiv:
+    case LLVMSDiv:
+    case LLVMLShr:
+    case LLVMAShr:
+      em_buf_printf(b, "x%d", LLVMGetExact(in));
+      break;
+    case LLVMICmp:
+      em_buf_printf(b, "p%d", (int)LLVMGetICmpPredicate(in));
+      break;
+    case LLVMFCmp:
+      em_buf_printf(b, "p%d", (int)LLVMGetFCmpPredicate(in));
+      break;
+    case LLVMLoad:
+    case LLVMStore:
+      em_buf_printf(b, "a%u v%d o%d", LLVMGetAlignment(in), LLVMGetVolatile(in),
+                    (int)LLVMGetOrdering(in));
+      break;
+    case LLVMAlloca:
+      em_buf_printf(b, "a%u ", LLVMGetAlignment(in));
+      fp_print_type(m, LLVMGetAllocatedType(in), b);
+      break;
+    case LLVMGetElementPtr:
+      em_buf_printf(b, "g%d ", (int)LLVMGEPGetNoWrapFlags(in));
+      fp_print_type(m, LLVMGetGEPSourceElementType(in), b);
+      break;
+    case LLVMCall:
+      em_buf_printf(b, "c%u t%d ", LLVMGetInstructionCallConv(in), (int)LLVMGetTailCallKind(in));
+      fp_print_type(m, LLVMGetCalledFunctionType(in), b);
+      break;
+    case LLVMPHI: {
+      unsigned n = LLVMCountIncoming(in);
+      for (unsigned i = 0; i < n; i++) {
+        uint32_t at = 0;
+        em_buf_printf(b, " from b%u",
+                      posmap_get(pos, LLVMGetIncomingBlock(in, i), &at) ? at : ~0u);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  if (LLVMCanValueUseFastMathFlags(in)) em_buf_printf(b, " f%u", LLVMGetFastMathFlags(in));
+  int n = LLVMGetNumOperands(in);
+  for (int i = 0; i < n; i++) fp_operand(m, pos, LLVMGetOperand(in, (unsigned)i), b, seen);
+}
+
+/* The fingerprint of a method (see the section comment). */
 static uint64_t fingerprint(LLVMModuleRef m, LLVMValueRef fn) {
-  char *text = LLVMPrintValueToString(fn);
+  size_t count = LLVMCountParams(fn);
+  for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fn); bb; bb = LLVMGetNextBasicBlock(bb)) {
+    count++;
+    for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in; in = LLVMGetNextInstruction(in))
+      count++;
+  }
+  posmap_t pos = {0};
   em_buf_t b = {0};
   ptrset_t seen = {0};
-  if (text != NULL) canonicalize(m, text, &b);
-  LLVMDisposeMessage(text);
-  add_local_refs(m, fn, &b, &seen);
-  ptrset_free(&seen);
+  if (!posmap_init(&pos, count)) {
+    posmap_free(&pos);
+    return 0; /* out of memory: a fingerprint that matches nothing real */
+  }
+  uint32_t next = 0;
+  for (LLVMValueRef a = LLVMGetFirstParam(fn); a; a = LLVMGetNextParam(a)) posmap_put(&pos, a, next++);
+  next = 0;
+  for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fn); bb; bb = LLVMGetNextBasicBlock(bb))
+    posmap_put(&pos, bb, next++);
+  next = (uint32_t)LLVMCountParams(fn);
+  for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fn); bb; bb = LLVMGetNextBasicBlock(bb))
+    for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in; in = LLVMGetNextInstruction(in))
+      posmap_put(&pos, in, next++);
+
+  em_buf_printf(&b, "kiln-fingerprint-1 l%d c%u ", (int)LLVMGetLinkage(fn),
+                LLVMGetFunctionCallConv(fn));
+  fp_print_type(m, LLVMGlobalGetValueType(fn), &b);
+  fp_attributes(m, fn, &b);
+  for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fn); bb; bb = LLVMGetNextBasicBlock(bb)) {
+    em_buf_puts(&b, "\nblock");
+    for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in; in = LLVMGetNextInstruction(in))
+      fp_instruction(m, &pos, in, &b, &seen);
+  }
   uint64_t h = kiln_image_format_hash64(b.data != NULL ? b.data : "", b.size, 0);
   em_buf_free(&b);
+  ptrset_free(&seen);
+  posmap_free(&pos);
   return h;
 }
 

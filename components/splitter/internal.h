@@ -26,6 +26,7 @@ struct kiln_splitter_options {
   kiln_splitter_multiplier_fn multiplier;
   void *multiplier_user;
   bool copy_inline;
+  bool group_internal_variables;
 };
 
 typedef enum item_kind { ITEM_FUNCTION, ITEM_VARIABLE, ITEM_ALIAS, ITEM_IFUNC } item_kind_t;

@@ -302,7 +302,7 @@ static void mark_duplicable(partition_t *p) {
 /* A node takes part in grouping and placement. */
 static bool is_node(const item_t *it) { return it->defined && !it->duplicable; }
 
-static kiln_error_t *group(partition_t *p) {
+static kiln_error_t *group(partition_t *p, const kiln_splitter_options_t *o) {
   /* Comdat members stay together: the first member seen per comdat. */
   ptrmap_t comdats;
   if (!ptrmap_init(&comdats, p->nitems))
@@ -329,12 +329,19 @@ static kiln_error_t *group(partition_t *p) {
     for (size_t k = 0; k < it->nrefs; k++) {
       const item_t *to = &p->items[it->refs[k]];
       if (!is_node(to)) continue;
-      /* An alias or ifunc lives with what it points at; a function with
-       * the internal variables it uses; a variable with the internal
-       * symbols its initializer names. */
-      if (it->kind == ITEM_ALIAS || it->kind == ITEM_IFUNC ||
-          (to->local && to->kind == ITEM_VARIABLE) || (it->kind == ITEM_VARIABLE && to->local))
-        unite(p->items, i, it->refs[k]);
+      /* An alias or ifunc lives with what it points at. Internal symbols
+       * are otherwise promoted when another shard uses them (hidden, unique
+       * name), because grouping a variable with all its users serializes
+       * the build: one static table or counter used by most functions of a
+       * C program put 92% of its weight into one shard. With
+       * group_internal_variables, a function stays with the internal
+       * variables it uses and a variable with the internal symbols its
+       * initializer names (at the cost of that parallelism). */
+      bool tie = it->kind == ITEM_ALIAS || it->kind == ITEM_IFUNC;
+      if (o->group_internal_variables)
+        tie = tie || (to->local && to->kind == ITEM_VARIABLE) ||
+              (it->kind == ITEM_VARIABLE && to->local);
+      if (tie) unite(p->items, i, it->refs[k]);
     }
   }
   return NULL;
@@ -514,7 +521,7 @@ kiln_error_t *splitter_partition(LLVMModuleRef module, const kiln_splitter_optio
   if (err == NULL) err = collect_refs(p);
   if (err == NULL) {
     mark_duplicable(p);
-    err = group(p);
+    err = group(p, options);
   }
   if (err == NULL) err = place(p, options);
   if (err == NULL) err = choose_copies_and_cross_refs(p, options);

@@ -54,6 +54,11 @@ void kiln_splitter_options_set_copy_inline(kiln_splitter_options_t *options, boo
   if (options != NULL) options->copy_inline = on;
 }
 
+void kiln_splitter_options_set_group_internal_variables(kiln_splitter_options_t *options,
+                                                        bool on) {
+  if (options != NULL) options->group_internal_variables = on;
+}
+
 /* ---- Shards ------------------------------------------------------------- */
 
 typedef struct shard {

@@ -80,6 +80,16 @@ KILN_API void kiln_splitter_options_set_multiplier(kiln_splitter_options_t *opti
  * (default true). */
 KILN_API void kiln_splitter_options_set_copy_inline(kiln_splitter_options_t *options, bool on);
 
+/* Whether a function stays in one shard with the internal variables it
+ * uses, and a variable with the internal symbols its initializer names
+ * (default false). Off, such symbols are promoted like internal functions
+ * when another shard uses them (hidden visibility, unique name), so a
+ * static variable shared by most functions does not pull them all into
+ * one shard; on, the optimizer keeps seeing them as internal, at the cost
+ * of balance. docs/splitter.md shows the difference on a real program. */
+KILN_API void kiln_splitter_options_set_group_internal_variables(kiln_splitter_options_t *options,
+                                                                 bool on);
+
 /* ---- Splitting ---------------------------------------------------------- */
 
 /* The shards of one split. Ownership: kiln_splitter_shards_free (accepts

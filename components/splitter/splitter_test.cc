@@ -118,11 +118,12 @@ struct ShardsDeleter {
 };
 using Shards = std::unique_ptr<kiln_splitter_shards_t, ShardsDeleter>;
 
-Shards Split(LLVMModuleRef m, unsigned k, bool copy_inline = true) {
+Shards Split(LLVMModuleRef m, unsigned k, bool copy_inline = true, bool group_vars = false) {
   kiln_splitter_options_t *o = nullptr;
   EXPECT_EQ(kiln_splitter_options_new(&o), nullptr);
   kiln_splitter_options_set_shard_count(o, k);
   kiln_splitter_options_set_copy_inline(o, copy_inline);
+  kiln_splitter_options_set_group_internal_variables(o, group_vars);
   kiln_splitter_shards_t *s = nullptr;
   kiln_error_t *err = kiln_splitter_split(m, o, &s);
   kiln_splitter_options_free(o);
@@ -417,7 +418,8 @@ TEST(SplitterEdgeTest, ComdatMembersTogetherAndLinkonceKept) {
 TEST(SplitterEdgeTest, ThreadLocals) {
   ExpectBehavesLikeWhole("tls.ll", 4, false);
   Ctx c;
-  Shards s = Split(c.ParseFile(Data("tls.ll")), 4, false);
+  // Grouped mode: the internal thread-local stays internal, with its users.
+  Shards s = Split(c.ParseFile(Data("tls.ll")), 4, false, /*group_vars=*/true);
   EXPECT_EQ(ShardOf(s.get(), "bump"), ShardOf(s.get(), "get"));
   EXPECT_EQ(ShardOf(s.get(), "counter"), ShardOf(s.get(), "get"));
   size_t home = ShardOf(s.get(), "shared_tls");
@@ -481,8 +483,8 @@ TEST(SplitterEdgeTest, InternalsPromotedWithHiddenDeterministicNames) {
   ExpectBehavesLikeWhole("statics.ll", 4, false);
   Ctx c;
   LLVMModuleRef m = c.ParseFile(Data("statics.ll"));
-  Shards s = Split(m, 4, false);
-  // @hits stays internal, with both users.
+  Shards s = Split(m, 4, false, /*group_vars=*/true);
+  // Grouped mode: @hits stays internal, with both users.
   EXPECT_EQ(ShardOf(s.get(), "left"), ShardOf(s.get(), "right"));
   EXPECT_EQ(ShardOf(s.get(), "hits"), ShardOf(s.get(), "left"));
   LLVMValueRef hits = LLVMGetNamedGlobal(m, "hits");
@@ -503,6 +505,58 @@ TEST(SplitterEdgeTest, InternalsPromotedWithHiddenDeterministicNames) {
   LLVMValueRef fmt = LLVMGetNamedGlobal(m, ".fmt");
   ASSERT_NE(fmt, nullptr);
   EXPECT_EQ(LLVMGetLinkage(fmt), LLVMPrivateLinkage);
+}
+
+// The default: an internal variable used from several shards is promoted
+// like an internal function (hidden, deterministic name) instead of pulling
+// its users into one shard, and the program still behaves the same.
+TEST(SplitterEdgeTest, InternalVariablesPromotedByDefault) {
+  Ctx c;
+  LLVMModuleRef m = c.ParseFile(Data("statics.ll"));
+  Shards s = Split(m, 4, false);
+  ASSERT_NE(s, nullptr);
+  if (ShardOf(s.get(), "left") != ShardOf(s.get(), "right")) {
+    EXPECT_EQ(LLVMGetNamedGlobal(m, "hits"), nullptr);
+    LLVMValueRef hits = LLVMGetNamedGlobal(m, "hits.kiln.split");
+    ASSERT_NE(hits, nullptr);
+    EXPECT_EQ(LLVMGetLinkage(hits), LLVMExternalLinkage);
+    EXPECT_EQ(LLVMGetVisibility(hits), LLVMHiddenVisibility);
+  }
+  // A static counter shared by every function no longer makes one group:
+  // with default options the weight spreads over the shards.
+  const char *ir = R"(
+@counter = internal global i64 0
+define i64 @a(i64 %x) {
+  %v = load i64, ptr @counter
+  %w = add i64 %v, %x
+  store i64 %w, ptr @counter
+  ret i64 %w
+}
+define i64 @b(i64 %x) {
+  %v = load i64, ptr @counter
+  %w = mul i64 %v, %x
+  store i64 %w, ptr @counter
+  ret i64 %w
+}
+define i64 @c(i64 %x) {
+  %v = load i64, ptr @counter
+  %w = sub i64 %v, %x
+  store i64 %w, ptr @counter
+  ret i64 %w
+}
+)";
+  for (bool group : {false, true}) {
+    LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(ir, strlen(ir), "shared");
+    LLVMModuleRef sm = nullptr;
+    char *msg = nullptr;
+    ASSERT_EQ(LLVMParseIRInContext(c.ctx, buf, &sm, &msg), 0) << msg;
+    Shards t = Split(sm, 3, false, group);
+    ASSERT_NE(t, nullptr);
+    size_t nonempty = 0;
+    for (size_t i = 0; i < 3; i++) nonempty += kiln_splitter_shards_function_count(t.get(), i) > 0;
+    EXPECT_EQ(nonempty, group ? 1u : 3u) << (group ? "grouped" : "default");
+    LLVMDisposeModule(sm);
+  }
 }
 
 TEST(SplitterEdgeTest, MultiversionAttributesAndMetadataKept) {
@@ -547,9 +601,15 @@ TEST(SplitterEdgeTest, AlwaysInlineCopiedAsAvailableExternally) {
 TEST(SplitterEdgeTest, BlockAddressKeepsFunctionsTogether) {
   ExpectBehavesLikeWhole("blockaddress.ll", 3);
   Ctx c;
-  Shards s = Split(c.ParseFile(Data("blockaddress.ll")), 3);
+  Shards s = Split(c.ParseFile(Data("blockaddress.ll")), 3, true, /*group_vars=*/true);
   EXPECT_EQ(ShardOf(s.get(), "targets"), ShardOf(s.get(), "jumper"));
   EXPECT_EQ(ShardOf(s.get(), "pick_two"), ShardOf(s.get(), "jumper"));
+  // Default mode: the table of block addresses still lives with the
+  // function whose blocks it names (promoted when pick_two is elsewhere).
+  LLVMModuleRef m = c.ParseFile(Data("blockaddress.ll"));
+  Shards d = Split(m, 3);
+  const char *table = LLVMGetNamedGlobal(m, "targets") != nullptr ? "targets" : "targets.kiln.split";
+  EXPECT_EQ(ShardOf(d.get(), table), ShardOf(d.get(), "jumper"));
 }
 
 // ---- The llvm_c_ext functions the splitter relies on ------------------------
