@@ -29,6 +29,7 @@
 
 #include "components/base/base.h"
 #include "components/emitter/emitter.h"
+#include "components/emitter/testing/emitter_testing.h"
 #include "components/image_format/image_format.h"
 #include "components/jit/jit.h"
 #include "components/linker/linker.h"
@@ -38,64 +39,23 @@
 
 namespace {
 
-const char *kClang = "/usr/lib/llvm-22/bin/clang";
-const char *kReadelf = "/usr/lib/llvm-22/bin/llvm-readelf";
+using kiln_emitter_test::CompileToBitcode;
+using kiln_emitter_test::kClang;
+using kiln_emitter_test::kReadelf;
+using kiln_emitter_test::NoEnv;
+using kiln_emitter_test::ReadFile;
+using kiln_emitter_test::Shell;
+using kiln_emitter_test::Take;
+using kiln_emitter_test::TmpDir;
+
 const char *kData = "integration/testdata/package/";
-
-std::string TmpDir() {
-  const char *t = getenv("TEST_TMPDIR");
-  return t != nullptr ? t : "/tmp";
-}
-
-int Shell(const std::string &cmd, std::string *out = nullptr) {
-  FILE *p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-    if (out != nullptr) out->append(buf, n);
-  int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-std::string ReadFile(const std::string &path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-std::string Take(kiln_error_t *err) {
-  std::string s = err != nullptr ? kiln_error_message(err) : "";
-  kiln_error_free(err);
-  return s;
-}
-
-#define ASSERT_OK(expr)                 \
-  do {                                  \
-    kiln_error_t *e_ = (expr);          \
-    ASSERT_EQ(e_, nullptr) << Take(e_); \
-  } while (0)
-
-#define EXPECT_OK(expr)                 \
-  do {                                  \
-    kiln_error_t *e_ = (expr);          \
-    EXPECT_EQ(e_, nullptr) << Take(e_); \
-  } while (0)
-
-const char *NoEnv(void *, const char *) { return nullptr; }
 
 // testdata/package/<name>.c -> $TEST_TMPDIR/<name>.bc (unoptimized but
 // optimizable, as the emitter expects), once per process.
 std::string Bitcode(const std::string &name) {
   std::string bc = TmpDir() + "/" + name + ".bc";
   if (access(bc.c_str(), R_OK) == 0) return bc;
-  std::string log;
-  int rc = Shell(std::string(kClang) + " -O2 -Xclang -disable-llvm-passes -fPIC -emit-llvm -c " +
-                     kData + name + ".c -o " + bc,
-                 &log);
-  EXPECT_EQ(rc, 0) << log;
-  return bc;
+  return CompileToBitcode(kData + name + ".c", bc);
 }
 
 // A native shared object of the given sources (for expected results).

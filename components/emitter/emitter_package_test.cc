@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "components/emitter/emitter.h"
+#include "components/emitter/testing/emitter_testing.h"
 #include "components/image_format/image_format.h"
 #include "gtest/gtest.h"
 #include "llvm-c/BitReader.h"
@@ -26,44 +27,15 @@
 
 namespace {
 
-const char *kClang = "/usr/lib/llvm-22/bin/clang";
-const char *kLld = "/usr/lib/llvm-22/bin/ld.lld";
-const char *kReadelf = "/usr/lib/llvm-22/bin/llvm-readelf";
-
-std::string TmpDir() {
-  const char *t = getenv("TEST_TMPDIR");
-  return t != nullptr ? t : "/tmp";
-}
-
-int Shell(const std::string &cmd, std::string *out = nullptr) {
-  FILE *p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-    if (out != nullptr) out->append(buf, n);
-  int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-void WriteFile(const std::string &path, const std::string &text) {
-  std::ofstream f(path, std::ios::binary);
-  f << text;
-}
-
-std::string Take(kiln_error_t *err) {
-  std::string s = err != nullptr ? kiln_error_message(err) : "";
-  kiln_error_free(err);
-  return s;
-}
-
-#define ASSERT_OK(expr)                 \
-  do {                                  \
-    kiln_error_t *e_ = (expr);          \
-    ASSERT_EQ(e_, nullptr) << Take(e_); \
-  } while (0)
-
-const char *NoEnv(void *, const char *) { return nullptr; }
+using kiln_emitter_test::CompileToBitcode;
+using kiln_emitter_test::kReadelf;
+using kiln_emitter_test::LinkArchive;
+using kiln_emitter_test::NoEnv;
+using kiln_emitter_test::Options;
+using kiln_emitter_test::Shell;
+using kiln_emitter_test::Take;
+using kiln_emitter_test::TmpDir;
+using kiln_emitter_test::WriteFile;
 
 // The "base" knows base_add and base_scale.
 bool BaseDeps(const char *key, uint64_t *fp_out, void *) {
@@ -80,19 +52,10 @@ bool BaseDeps(const char *key, uint64_t *fp_out, void *) {
 
 // Compiles C text to bitcode under TEST_TMPDIR; returns the .bc path.
 std::string CompileC(const std::string &name, const std::string &text) {
-  std::string c = TmpDir() + "/" + name + ".c", bc = TmpDir() + "/" + name + ".bc", log;
+  std::string c = TmpDir() + "/" + name + ".c";
   WriteFile(c, text);
-  int rc = Shell(std::string(kClang) + " -O2 -Xclang -disable-llvm-passes -fPIC -emit-llvm -c " +
-                     c + " -o " + bc,
-                 &log);
-  EXPECT_EQ(rc, 0) << log;
-  return bc;
+  return CompileToBitcode(c, TmpDir() + "/" + name + ".bc");
 }
-
-struct OptionsDeleter {
-  void operator()(kiln_emitter_options_t *o) const { kiln_emitter_options_free(o); }
-};
-using Options = std::unique_ptr<kiln_emitter_options_t, OptionsDeleter>;
 
 Options PackageOptions(size_t shards) {
   kiln_emitter_options_t *o = nullptr;
@@ -178,9 +141,7 @@ TEST(EmitterImportTest, BaseCallsGoThroughListedSlotsAndTheImageHasNoUndefinedBa
   // Linked: no undefined base_* symbol; libc_like (unknown to the
   // resolver) stays an ordinary undefined reference.
   std::string log;
-  ASSERT_EQ(Shell(std::string(kLld) + " -shared -o " + so + " --whole-archive " + archive, &log),
-            0)
-      << log;
+  ASSERT_EQ(LinkArchive(archive, so, &log), 0) << log;
   std::string syms;
   ASSERT_EQ(Shell(std::string(kReadelf) + " --dyn-syms -W " + so, &syms), 0) << syms;
   EXPECT_EQ(syms.find("base_add"), std::string::npos) << syms;
@@ -215,9 +176,7 @@ TEST(EmitterImportTest, PhiIncomingBaseMethodLoadsInTheIncomingBlock) {
   size_t g = SIZE_MAX;
   ASSERT_OK(kiln_image_format_global_find(b.im, "kiln.import.base_add", &g));
   std::string log;
-  ASSERT_EQ(Shell(std::string(kLld) + " -shared -o " + so + " --whole-archive " + archive, &log),
-            0)
-      << log;
+  ASSERT_EQ(LinkArchive(archive, so, &log), 0) << log;
   std::string syms;
   ASSERT_EQ(Shell(std::string(kReadelf) + " --dyn-syms -W " + so, &syms), 0) << syms;
   EXPECT_EQ(syms.find("base_add"), std::string::npos) << syms;

@@ -18,91 +18,37 @@
 #include <vector>
 
 #include "components/emitter/emitter.h"
+#include "components/emitter/testing/emitter_testing.h"
 #include "components/image_format/image_format.h"
 #include "gtest/gtest.h"
 #include "llvm-c/Core.h"
 
 namespace {
 
-const char *kClang = "/usr/lib/llvm-22/bin/clang";
-const char *kLld = "/usr/lib/llvm-22/bin/ld.lld";
+using kiln_emitter_test::Code;
+using kiln_emitter_test::CompileToBitcode;
+using kiln_emitter_test::kClang;
+using kiln_emitter_test::LinkArchive;
+using kiln_emitter_test::NoEnv;
+using kiln_emitter_test::Options;
+using kiln_emitter_test::ReadFile;
+using kiln_emitter_test::Result;
+using kiln_emitter_test::Shell;
+using kiln_emitter_test::Take;
+using kiln_emitter_test::TmpDir;
+using kiln_emitter_test::WriteFile;
+
 const char *kAr = "/usr/lib/llvm-22/bin/llvm-ar";
 const char *kNm = "/usr/lib/llvm-22/bin/llvm-nm";
 const char *kTargets = "generic;haswell;x86-64-v4";
 
-std::string TmpDir() {
-  const char *t = getenv("TEST_TMPDIR");
-  return t != nullptr ? t : "/tmp";
-}
-
-int Shell(const std::string &cmd, std::string *out = nullptr) {
-  FILE *p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-    if (out != nullptr) out->append(buf, n);
-  int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-std::string ReadFile(const std::string &path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void WriteFile(const std::string &path, const std::string &text) {
-  std::ofstream f(path, std::ios::binary);
-  f << text;
-}
-
-std::string Take(kiln_error_t *err) {
-  std::string s = err != nullptr ? kiln_error_message(err) : "";
-  kiln_error_free(err);
-  return s;
-}
-
-// The error's code; frees the error.
-kiln_error_code_t Code(kiln_error_t *err) {
-  kiln_error_code_t c = kiln_error_code(err);
-  kiln_error_free(err);
-  return c;
-}
-
-#define ASSERT_OK(expr)                        \
-  do {                                         \
-    kiln_error_t *e_ = (expr);                 \
-    ASSERT_EQ(e_, nullptr) << Take(e_);        \
-  } while (0)
-
 // prog.c as unoptimized but optimizable bitcode, compiled once.
 const std::string &ProgBitcode() {
   static std::string path;
-  if (path.empty()) {
-    std::string out = TmpDir() + "/prog.bc";
-    std::string log;
-    int rc = Shell(std::string(kClang) +
-                     " -O2 -Xclang -disable-llvm-optzns -fPIC -emit-llvm -c "
-                     "components/emitter/testdata/prog.c -o " + out,
-                 &log);
-    if (rc != 0) ADD_FAILURE() << "clang failed: " << log;
-    path = out;
-  }
+  if (path.empty())
+    path = CompileToBitcode("components/emitter/testdata/prog.c", TmpDir() + "/prog.bc");
   return path;
 }
-
-struct OptionsDeleter {
-  void operator()(kiln_emitter_options_t *o) const { kiln_emitter_options_free(o); }
-};
-using Options = std::unique_ptr<kiln_emitter_options_t, OptionsDeleter>;
-struct ResultDeleter {
-  void operator()(kiln_emitter_result_t *r) const { kiln_emitter_result_free(r); }
-};
-using Result = std::unique_ptr<kiln_emitter_result_t, ResultDeleter>;
-
-const char *NoEnv(void *, const char *) { return nullptr; }
 
 Options MakeOptions(unsigned threads, size_t shards = 4) {
   kiln_emitter_options_t *o = nullptr;
@@ -274,8 +220,7 @@ TEST(EmitterImageTest, LinkedImageRunsLikeNativeBuild) {
   Result r;
   BuildArchive(o.get(), &r);
   std::string log;
-  ASSERT_EQ(Shell(std::string(kLld) + " -shared -o " + so + " --whole-archive " + archive, &log), 0)
-      << log;
+  ASSERT_EQ(LinkArchive(archive, so, &log), 0) << log;
   std::string native = dir + "/native.so";
   ASSERT_EQ(Shell(std::string(kClang) + " -O2 -fPIC -shared components/emitter/testdata/prog.c -o " +
                     native, &log), 0) << log;

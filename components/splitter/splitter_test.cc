@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "components/multiversion/testing/mv_build.h"
 #include "llvm-c/BitReader.h"
 #include "llvm-c/BitWriter.h"
 #include "llvm-c/Comdat.h"
@@ -51,16 +52,7 @@ std::string ReadFile(const std::string &path) {
   return ss.str();
 }
 
-int Run(const std::string &cmd, std::string *out) {
-  FILE *p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-    if (out != nullptr) out->append(buf, n);
-  int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+using kiln_mv_test::Run;
 
 std::string TakeError(kiln_error_t *err) {
   std::string s = kiln_error_message(err);
