@@ -140,47 +140,49 @@ bool em_plan_function_index(const kiln_emitter_plan_t *plan, const char *name, u
 
 /* ---- Roots ---------------------------------------------------------------- */
 
-/* Marks everything reachable from `v` through operands (instructions,
- * constant expressions, initializers, aliasees, personalities). */
-static kiln_error_t *mark_reachable(ptrset_t *seen, valstack_t *st, LLVMValueRef root) {
+/* Adds `op` to the walk unless it is NULL, already seen or, with
+ * locals_only, a non-local global value. False when out of memory. */
+static bool walk_add(ptrset_t *seen, valstack_t *st, LLVMValueRef op, bool locals_only) {
+  if (op == NULL || (locals_only && LLVMIsAGlobalValue(op) != NULL && !is_local(op))) return true;
+  int r = ptrset_insert(seen, op);
+  return r >= 0 && (r == 0 || valstack_push(st, op));
+}
+
+/* Adds the constant operands of `u` (an instruction or a constant). */
+static bool walk_add_constant_operands(ptrset_t *seen, valstack_t *st, LLVMValueRef u,
+                                       bool locals_only) {
+  int n = LLVMGetNumOperands(u);
+  for (int i = 0; i < n; i++) {
+    LLVMValueRef op = LLVMGetOperand(u, (unsigned)i);
+    if (op == NULL || LLVMIsAConstant(op) == NULL) continue;
+    if (!walk_add(seen, st, op, locals_only)) return false;
+  }
+  return true;
+}
+
+/* Marks in `seen` `root` and everything reachable from it through operands
+ * (instructions' constant operands, personalities, initializers, aliasees,
+ * constant expressions). With locals_only, non-local global values end the
+ * walk: they are neither marked nor followed. */
+static kiln_error_t *walk_operands(ptrset_t *seen, valstack_t *st, LLVMValueRef root,
+                                   bool locals_only) {
   if (ptrset_insert(seen, root) < 0 || !valstack_push(st, root)) return em_oom();
   while (st->count > 0) {
     LLVMValueRef v = st->items[--st->count];
-    LLVMValueRef next[4];
-    size_t nnext = 0;
+    LLVMValueRef next = NULL;
     if (LLVMIsAFunction(v) != NULL) {
-      if (LLVMHasPersonalityFn(v)) next[nnext++] = LLVMGetPersonalityFn(v);
-      for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(v); bb; bb = LLVMGetNextBasicBlock(bb)) {
-        for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in;
-             in = LLVMGetNextInstruction(in)) {
-          int n = LLVMGetNumOperands(in);
-          for (int i = 0; i < n; i++) {
-            LLVMValueRef op = LLVMGetOperand(in, (unsigned)i);
-            if (op == NULL || LLVMIsAConstant(op) == NULL) continue;
-            int r = ptrset_insert(seen, op);
-            if (r < 0 || (r > 0 && !valstack_push(st, op))) return em_oom();
-          }
-        }
-      }
+      for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(v); bb; bb = LLVMGetNextBasicBlock(bb))
+        for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in; in = LLVMGetNextInstruction(in))
+          if (!walk_add_constant_operands(seen, st, in, locals_only)) return em_oom();
+      if (LLVMHasPersonalityFn(v)) next = LLVMGetPersonalityFn(v);
     } else if (LLVMIsAGlobalVariable(v) != NULL) {
-      LLVMValueRef init = LLVMGetInitializer(v);
-      if (init != NULL) next[nnext++] = init;
+      next = LLVMGetInitializer(v);
     } else if (LLVMIsAGlobalAlias(v) != NULL) {
-      next[nnext++] = LLVMAliasGetAliasee(v);
+      next = LLVMAliasGetAliasee(v);
     } else if (LLVMIsAConstant(v) != NULL && LLVMIsAGlobalValue(v) == NULL) {
-      int n = LLVMGetNumOperands(v);
-      for (int i = 0; i < n; i++) {
-        LLVMValueRef op = LLVMGetOperand(v, (unsigned)i);
-        if (op == NULL || LLVMIsAConstant(op) == NULL) continue;
-        int r = ptrset_insert(seen, op);
-        if (r < 0 || (r > 0 && !valstack_push(st, op))) return em_oom();
-      }
+      if (!walk_add_constant_operands(seen, st, v, locals_only)) return em_oom();
     }
-    for (size_t i = 0; i < nnext; i++) {
-      if (next[i] == NULL) continue;
-      int r = ptrset_insert(seen, next[i]);
-      if (r < 0 || (r > 0 && !valstack_push(st, next[i]))) return em_oom();
-    }
+    if (!walk_add(seen, st, next, locals_only)) return em_oom();
   }
   return NULL;
 }
@@ -200,10 +202,10 @@ static kiln_error_t *apply_roots(const kiln_emitter_options_t *o, LLVMModuleRef 
                            v == NULL ? "function or global" : "definition");
       break;
     }
-    err = mark_reachable(&seen, &st, v);
+    err = walk_operands(&seen, &st, v, false);
   }
   for (LLVMValueRef g = LLVMGetFirstGlobal(m); err == NULL && g; g = LLVMGetNextGlobal(g))
-    if (LLVMGetLinkage(g) == LLVMAppendingLinkage) err = mark_reachable(&seen, &st, g);
+    if (LLVMGetLinkage(g) == LLVMAppendingLinkage) err = walk_operands(&seen, &st, g, false);
   if (err == NULL) {
     for (LLVMValueRef f = LLVMGetFirstFunction(m); f; f = LLVMGetNextFunction(f)) {
       if (LLVMIsDeclaration(f) || ptrset_contains(&seen, f)) continue;
@@ -658,59 +660,6 @@ static kiln_error_t *collect_methods(const kiln_emitter_options_t *o, LLVMModule
 
 /* ---- Per-method bitcode ----------------------------------------------------- */
 
-/* What method `fn` needs in its own module: itself and the local (internal
- * or private) functions, globals and aliases it reaches, through operands,
- * initializers and aliasees. Non-local globals end the walk: they stay
- * declarations, resolved when the bitcode is compiled. */
-static kiln_error_t *mark_needed(ptrset_t *needed, valstack_t *st, LLVMValueRef fn) {
-  if (ptrset_insert(needed, fn) < 0 || !valstack_push(st, fn)) return em_oom();
-  while (st->count > 0) {
-    LLVMValueRef v = st->items[--st->count];
-    LLVMValueRef ops[8];
-    size_t nops = 0;
-    bool walk_operands = false;
-    if (LLVMIsAFunction(v) != NULL) {
-      if (LLVMHasPersonalityFn(v)) ops[nops++] = LLVMGetPersonalityFn(v);
-      for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(v); bb; bb = LLVMGetNextBasicBlock(bb)) {
-        for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in;
-             in = LLVMGetNextInstruction(in)) {
-          int n = LLVMGetNumOperands(in);
-          for (int i = 0; i < n; i++) {
-            LLVMValueRef op = LLVMGetOperand(in, (unsigned)i);
-            if (op == NULL || LLVMIsAConstant(op) == NULL) continue;
-            if (LLVMIsAGlobalValue(op) != NULL && !is_local(op)) continue;
-            int r = ptrset_insert(needed, op);
-            if (r < 0 || (r > 0 && !valstack_push(st, op))) return em_oom();
-          }
-        }
-      }
-    } else if (LLVMIsAGlobalVariable(v) != NULL) {
-      if (LLVMGetInitializer(v) != NULL) ops[nops++] = LLVMGetInitializer(v);
-    } else if (LLVMIsAGlobalAlias(v) != NULL) {
-      ops[nops++] = LLVMAliasGetAliasee(v);
-    } else if (LLVMIsAConstant(v) != NULL && LLVMIsAGlobalValue(v) == NULL) {
-      walk_operands = true;
-    }
-    if (walk_operands) {
-      int n = LLVMGetNumOperands(v);
-      for (int i = 0; i < n; i++) {
-        LLVMValueRef op = LLVMGetOperand(v, (unsigned)i);
-        if (op == NULL || LLVMIsAConstant(op) == NULL) continue;
-        if (LLVMIsAGlobalValue(op) != NULL && !is_local(op)) continue;
-        int r = ptrset_insert(needed, op);
-        if (r < 0 || (r > 0 && !valstack_push(st, op))) return em_oom();
-      }
-    }
-    for (size_t i = 0; i < nops; i++) {
-      LLVMValueRef op = ops[i];
-      if (op == NULL || (LLVMIsAGlobalValue(op) != NULL && !is_local(op))) continue;
-      int r = ptrset_insert(needed, op);
-      if (r < 0 || (r > 0 && !valstack_push(st, op))) return em_oom();
-    }
-  }
-  return NULL;
-}
-
 /* A used non-local alias becomes a declaration of its value type (an alias
  * of a declaration is not valid IR). */
 static kiln_error_t *alias_to_declaration(LLVMModuleRef c, LLVMValueRef a) {
@@ -737,7 +686,10 @@ static kiln_error_t *strip_to_method(LLVMModuleRef c, const char *key) {
     return kiln_error_new(KILN_ERR_INTERNAL, "emitter: method '%s' not in its module copy", key);
   ptrset_t needed = {0};
   valstack_t st = {0};
-  kiln_error_t *err = mark_needed(&needed, &st, fn);
+  /* What the method needs: itself and the local (internal or private)
+   * functions, globals and aliases it reaches. Non-local globals end the
+   * walk: they stay declarations, resolved when the bitcode is compiled. */
+  kiln_error_t *err = walk_operands(&needed, &st, fn, true);
   free(st.items);
   /* Appending globals (llvm.used, llvm.global_ctors) go: the JIT must not
    * run the image's constructors again. */
