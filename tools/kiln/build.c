@@ -524,6 +524,23 @@ kiln_error_t *cli_link_archive(const void *archive, size_t size, const char *out
   return err;
 }
 
+int cli_link_result(const kiln_emitter_result_t *result, const char *output, unsigned emit,
+                    const char *emit_dir, const cli_strv_t *libs, const cli_strv_t *lib_dirs,
+                    kiln_linker_driver_t driver, uint64_t *link_ns_out) {
+  char *archive_copy = NULL;
+  if (emit & KILN_EMITTER_OUTPUT_ARCHIVE) {
+    char *stem = cli_stem(output);
+    archive_copy = cli_asprintf("%s/%s.a", emit_dir, stem);
+    free(stem);
+  }
+  size_t size = 0;
+  const void *archive = kiln_emitter_result_archive(result, &size);
+  kiln_error_t *err =
+      cli_link_archive(archive, size, output, libs, lib_dirs, driver, archive_copy, link_ns_out);
+  free(archive_copy);
+  return err != NULL ? cli_fail(output, err) : -1;
+}
+
 /* ---- Base image --------------------------------------------------------------------- */
 
 int cli_check_base_targets(const cli_build_t *b, const kiln_image_format_t *base_view,
@@ -597,7 +614,7 @@ int kiln_cmd_build(int argc, char **argv) {
   }
   kiln_loader_info_t *base_info = NULL;
   const kiln_image_format_t *base_view = NULL;
-  char *tmp_dir = NULL, *emit_dir = NULL, *prefix = NULL, *archive_copy = NULL;
+  char *tmp_dir = NULL, *emit_dir = NULL, *prefix = NULL;
   LLVMContextRef ctx = NULL;
   LLVMModuleRef module = NULL;
   kiln_emitter_options_t *eo = NULL;
@@ -657,19 +674,10 @@ int kiln_cmd_build(int argc, char **argv) {
     goto out;
 
   /* Archive -> image. */
-  if (b.emit & KILN_EMITTER_OUTPUT_ARCHIVE) {
-    char *stem = cli_stem(b.output);
-    archive_copy = cli_asprintf("%s/%s.a", emit_dir, stem);
-    free(stem);
-  }
-  size_t archive_size = 0;
-  const void *archive = kiln_emitter_result_archive(result, &archive_size);
   uint64_t link_ns = 0;
-  if ((err = cli_link_archive(archive, archive_size, b.output, &b.libs, &b.lib_dirs, b.linker,
-                              archive_copy, &link_ns)) != NULL) {
-    rc = cli_fail(b.output, err);
+  if ((rc = cli_link_result(result, b.output, b.emit, emit_dir, &b.libs, &b.lib_dirs, b.linker,
+                            &link_ns)) >= 0)
     goto out;
-  }
   if (b.verbosity > 0) print_summary(&b, result, load_ns, link_ns);
   rc = CLI_EXIT_OK;
 
@@ -682,7 +690,6 @@ out:
   free(tmp_dir);
   free(emit_dir);
   free(prefix);
-  free(archive_copy);
   kiln_loader_info_free(base_info);
   cli_build_free(&b);
   return rc;

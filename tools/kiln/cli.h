@@ -177,6 +177,13 @@ kiln_error_t *cli_link_archive(const void *archive, size_t size, const char *out
                                const cli_strv_t *libs, const cli_strv_t *lib_dirs,
                                kiln_linker_driver_t driver, const char *archive_copy,
                                uint64_t *link_ns_out);
+/* The result's archive -> `output` (cli_link_archive); with
+ * KILN_EMITTER_OUTPUT_ARCHIVE in `emit`, a copy also goes to
+ * <emit_dir>/<stem of output>.a. Reports a failure naming `output`
+ * (cli_fail). Returns an exit code to stop with, or -1. */
+int cli_link_result(const kiln_emitter_result_t *result, const char *output, unsigned emit,
+                    const char *emit_dir, const cli_strv_t *libs, const cli_strv_t *lib_dirs,
+                    kiln_linker_driver_t driver, uint64_t *link_ns_out);
 
 /* --base: opens the base image's metadata without running it
  * (kiln_loader_inspect). Returns an exit code to stop with, or -1. */

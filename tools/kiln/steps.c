@@ -298,7 +298,7 @@ int kiln_cmd_link(int argc, char **argv) {
   kiln_emitter_options_t *eo = NULL;
   kiln_emitter_result_t *result = NULL;
   kiln_emitter_shard_t **shards = calloc(n, sizeof *shards);
-  char *emit_dir = NULL, *archive_copy = NULL;
+  char *emit_dir = NULL;
   kiln_error_t *err = kiln_emitter_plan_read(dir, &plan);
   if (err != NULL) {
     rc = cli_fail(dir, err);
@@ -323,18 +323,11 @@ int kiln_cmd_link(int argc, char **argv) {
       rc = cli_fail(emit_dir, err);
       goto out;
     }
-    char *stem = cli_stem(a.output);
-    archive_copy = cli_asprintf("%s/%s.a", emit_dir, stem);
-    free(stem);
   }
-  size_t size = 0;
-  const void *archive = kiln_emitter_result_archive(result, &size);
   uint64_t link_ns = 0;
-  if ((err = cli_link_archive(archive, size, a.output, &a.libs, &a.lib_dirs, a.linker,
-                              archive_copy, &link_ns)) != NULL) {
-    rc = cli_fail(a.output, err);
+  if ((rc = cli_link_result(result, a.output, a.emit, emit_dir, &a.libs, &a.lib_dirs, a.linker,
+                            &link_ns)) >= 0)
     goto out;
-  }
   if (a.verbosity > 0)
     printf("kiln link: %s: %zu shards, link %.3f ms\n", a.output,
            kiln_emitter_result_shard_count(result), (double)link_ns / 1e6);
@@ -346,7 +339,6 @@ out:
   kiln_emitter_options_free(eo);
   kiln_emitter_plan_free(plan);
   free(emit_dir);
-  free(archive_copy);
   step_free(&a);
   return rc;
 }
