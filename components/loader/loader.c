@@ -178,20 +178,21 @@ static kiln_error_t *table_at(const kiln_loader_image_t *image, void *const *poi
   if (count == 0) return NULL;
   const kiln_image_format_t *format = image->info->format;
   size_t p = kiln_image_format_shard_pointer(format, s, kind, target);
+  void *const *table = p < kiln_image_format_pointer_count(format) ? (void *const *)pointers[p]
+                                                                   : NULL;
+  if (table != NULL && in_image(image, (uintptr_t)table, (uint64_t)count * sizeof(void *), false)) {
+    *table_out = table;
+    return NULL;
+  }
+  /* Errors only: the symbol name is formatted off the load path. */
   char symbol[64];
   kiln_image_format_table_symbol(symbol, sizeof(symbol), s, kind, target);
   if (p >= kiln_image_format_pointer_count(format)) {
     return kiln_error_new(KILN_ERR_FORMAT, "%s: table %s has %zu entries but no pointer",
                           image->info->name, symbol, count);
   }
-  void *const *table = (void *const *)pointers[p];
-  if (!in_image(image, (uintptr_t)table, (uint64_t)count * sizeof(void *), false)) {
-    return kiln_error_new(KILN_ERR_FORMAT,
-                          "%s: table %s (%zu entries at %p) lies outside the image",
-                          image->info->name, symbol, count, (const void *)table);
-  }
-  *table_out = table;
-  return NULL;
+  return kiln_error_new(KILN_ERR_FORMAT, "%s: table %s (%zu entries at %p) lies outside the image",
+                        image->info->name, symbol, count, (const void *)table);
 }
 
 static kiln_error_t *build_tables(kiln_loader_image_t *image, const unsigned char *root) {
