@@ -242,19 +242,30 @@ typedef struct writer {
   uint8_t *blob;
   uint64_t off[KIF_SECTION_COUNT + 1];  /* section offsets */
   uint64_t size[KIF_SECTION_COUNT + 1]; /* section sizes */
-  uint64_t str_next;                    /* next free byte of the string table */
+  uint64_t str_next;                    /* next free byte of the strings section */
+  uint64_t name_next;                   /* next free byte of the names section */
 } writer;
 
 static uint64_t str_size(const char *s) { return s[0] == '\0' ? 0 : strlen(s) + 1; }
 
-/* Appends `s` to the string table and returns its offset; "" is offset 0. */
-static uint32_t put_str(writer *w, const char *s) {
+/* Appends `s` to a string section (strings or names) and returns its
+ * offset; "" is offset 0. */
+static uint32_t append_str(writer *w, int sec, uint64_t *next, const char *s) {
   if (s[0] == '\0') return 0;
   size_t n = strlen(s) + 1;
-  uint64_t at = w->str_next;
-  memcpy(w->blob + w->off[KIF_SEC_STRINGS] + at, s, n);
-  w->str_next += n;
+  uint64_t at = *next;
+  memcpy(w->blob + w->off[sec] + at, s, n);
+  *next += n;
   return (uint32_t)at;
+}
+
+/* Load-part text (producer, triple, options, targets) and directory text
+ * (symbol names, method and dependency keys). */
+static uint32_t put_str(writer *w, const char *s) {
+  return append_str(w, KIF_SEC_STRINGS, &w->str_next, s);
+}
+static uint32_t put_name(writer *w, const char *s) {
+  return append_str(w, KIF_SEC_NAMES, &w->name_next, s);
 }
 
 static uint8_t *at(writer *w, int sec, uint64_t index) {
@@ -280,8 +291,9 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
   for (size_t k = 0; k < T; k++) {
     strings += str_size(d->targets[k].cpu) + str_size(d->targets[k].features);
   }
-  for (size_t i = 0; i < d->function_count; i++) strings += str_size(d->functions[i]);
-  for (size_t i = 0; i < d->global_count; i++) strings += str_size(d->globals[i]);
+  uint64_t names = 1;
+  for (size_t i = 0; i < d->function_count; i++) names += str_size(d->functions[i]);
+  for (size_t i = 0; i < d->global_count; i++) names += str_size(d->globals[i]);
   uint64_t indices = 0, calls = 0, deps = 0, bitcode = 0;
   for (size_t s = 0; s < d->shard_count; s++) {
     const kiln_image_format_shard_t *sh = &d->shards[s];
@@ -292,13 +304,16 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
     const kiln_image_format_method_t *me = &d->methods[m];
     /* A key equal to its function's name shares that string (the common
      * case: plain C functions are methods named like their symbol). */
-    if (strcmp(me->key, d->functions[me->function]) != 0) strings += str_size(me->key);
+    if (strcmp(me->key, d->functions[me->function]) != 0) names += str_size(me->key);
     calls += me->call_count;
     deps += me->dep_count;
-    for (size_t i = 0; i < me->dep_count; i++) strings += str_size(me->deps[i].key);
+    for (size_t i = 0; i < me->dep_count; i++) names += str_size(me->deps[i].key);
     bitcode += kif_align8(me->bitcode_size);
   }
-  if (strings > UINT32_MAX) return bad("strings: %llu bytes, more than 32-bit offsets address", (unsigned long long)strings);
+  if (strings > UINT32_MAX || names > UINT32_MAX) {
+    return bad("strings: %llu and %llu bytes of text, more than 32-bit offsets address",
+               (unsigned long long)strings, (unsigned long long)names);
+  }
   if (indices >= KIF_NO_POINTER || calls >= KIF_NO_POINTER || deps >= KIF_NO_POINTER) {
     return bad("shards/methods: more list entries than 32-bit indices address");
   }
@@ -307,10 +322,14 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
   memset(&w, 0, sizeof(w));
   uint64_t counts[KIF_SECTION_COUNT + 1] = {
       0, strings, 1, d->option_count, T, d->function_count, d->global_count, d->shard_count,
-      (uint64_t)d->shard_count * T, indices, d->method_count, calls, deps, bitcode};
+      (uint64_t)d->shard_count * T, indices, d->method_count, calls, deps, bitcode, names};
+  /* The load part first, then the directory (internal.h, kKifLayoutOrder). */
   uint64_t pos = KILN_IMAGE_FORMAT_HEADER_SIZE + (uint64_t)KIF_SECTION_COUNT * KIF_SECTION_ENTRY_SIZE;
-  for (int i = 1; i <= KIF_SECTION_COUNT; i++) {
+  uint64_t load_size = 0;
+  for (int j = 0; j < KIF_SECTION_COUNT; j++) {
+    int i = kKifLayoutOrder[j];
     pos = kif_align8(pos);
+    if (kKifInDirectory[i] && load_size == 0) load_size = pos;
     w.off[i] = pos;
     w.size[i] = counts[i] * kKifEntrySize[i];
     pos += w.size[i];
@@ -323,6 +342,7 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
                           (unsigned long long)total);
   }
   w.str_next = 1;
+  w.name_next = 1;
 
   /* Header and section table; the checksum is filled in last. */
   uint8_t *b = w.blob;
@@ -332,6 +352,7 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
   kif_put64(b + KIF_H_TOTAL_SIZE, total);
   kif_put32(b + KIF_H_SECTION_COUNT, KIF_SECTION_COUNT);
   kif_put64(b + KIF_H_SECTION_TABLE, KILN_IMAGE_FORMAT_HEADER_SIZE);
+  kif_put64(b + KIF_H_LOAD_SIZE, load_size);
   for (int i = 1; i <= KIF_SECTION_COUNT; i++) {
     uint8_t *e = b + KILN_IMAGE_FORMAT_HEADER_SIZE + (i - 1) * KIF_SECTION_ENTRY_SIZE;
     kif_put32(e, (uint32_t)i);
@@ -354,10 +375,10 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
     kif_put32(e + KIF_TGT_BASE, d->targets[k].base);
   }
   for (size_t i = 0; i < d->function_count; i++) {
-    kif_put32(at(&w, KIF_SEC_FUNCTIONS, i), put_str(&w, d->functions[i]));
+    kif_put32(at(&w, KIF_SEC_FUNCTIONS, i), put_name(&w, d->functions[i]));
   }
   for (size_t i = 0; i < d->global_count; i++) {
-    kif_put32(at(&w, KIF_SEC_GLOBALS, i), put_str(&w, d->globals[i]));
+    kif_put32(at(&w, KIF_SEC_GLOBALS, i), put_name(&w, d->globals[i]));
   }
 
   /* Shards: lists back to back in the shard indices section; pointer-array
@@ -405,7 +426,7 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
     uint8_t *e = at(&w, KIF_SEC_METHODS, m);
     kif_put32(e + KIF_MTH_KEY, strcmp(me->key, d->functions[me->function]) == 0
                                    ? kif_get32(at(&w, KIF_SEC_FUNCTIONS, me->function))
-                                   : put_str(&w, me->key));
+                                   : put_name(&w, me->key));
     kif_put32(e + KIF_MTH_FUNCTION, me->function);
     kif_put32(e + KIF_MTH_FLAGS, me->flags);
     kif_put32(e + KIF_MTH_CALL_COUNT, (uint32_t)me->call_count);
@@ -416,7 +437,7 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
     for (size_t i = 0; i < me->call_count; i++) kif_put32(at(&w, KIF_SEC_CALLS, call_at++), me->calls[i]);
     for (size_t i = 0; i < me->dep_count; i++) {
       uint8_t *de = at(&w, KIF_SEC_DEPS, dep_at++);
-      kif_put32(de + KIF_DEP_KEY, put_str(&w, me->deps[i].key));
+      kif_put32(de + KIF_DEP_KEY, put_name(&w, me->deps[i].key));
       kif_put64(de + KIF_DEP_FINGERPRINT, me->deps[i].fingerprint);
     }
     if (me->bitcode_size > 0) {
@@ -437,11 +458,13 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
   kif_put64(info + KIF_INFO_BASE_CHECKSUM, d->base_checksum);
   kif_put32(info + KIF_INFO_POINTER_COUNT, pointer);
 
+  /* The load checksum first: the blob checksum covers its field. */
+  kif_put64(b + KIF_H_LOAD_CHECKSUM, kif_load_checksum(b, load_size));
   kif_put64(b + KIF_H_CHECKSUM, kif_checksum(b, total));
 
   /* Self-check: the reader must accept what the writer wrote. */
   kiln_image_format_t *check = NULL;
-  err = kif_open(b, (size_t)total, "encoded blob", 0, &check);
+  err = kif_open(b, (size_t)total, "encoded blob", 0, 1, &check);
   kiln_image_format_close(check);
   if (err != NULL) {
     kiln_error_t *internal =

@@ -153,6 +153,14 @@ uint64_t kif_checksum(const uint8_t *blob, uint64_t size) {
   return kif_wide_hash64(blob + KIF_H_SECTION_COUNT, (size_t)(size - KIF_H_SECTION_COUNT), seed);
 }
 
+uint64_t kif_load_checksum(const uint8_t *blob, uint64_t load_size) {
+  uint64_t seed = kiln_image_format_hash64(blob, KIF_H_CHECKSUM, 0);
+  seed = kiln_image_format_hash64(blob + KIF_H_SECTION_COUNT,
+                                  KIF_H_LOAD_CHECKSUM - KIF_H_SECTION_COUNT, seed);
+  return kif_wide_hash64(blob + KILN_IMAGE_FORMAT_HEADER_SIZE,
+                         (size_t)(load_size - KILN_IMAGE_FORMAT_HEADER_SIZE), seed);
+}
+
 size_t kiln_image_format_table_symbol(char *buf, size_t size, size_t shard,
                                       kiln_image_format_table_kind_t kind, size_t target) {
   char tmp[96];

@@ -8,6 +8,7 @@
  * (KILN_IMAGE_FORMAT_ROOT_SYMBOL). The root is laid out as
  *
  *     [ metadata blob: `size` bytes, plain data, no relocations ]
+ *       (load part first, then the directory: see kiln_image_format_open_load)
  *     [ zero padding to a multiple of 8                          ]
  *     [ pointer array: pointer_count words, relocated by dlopen  ]
  *
@@ -73,7 +74,7 @@ KILN_BEGIN_DECLS
 
 /* Bumped on every incompatible change to the encoding. A reader accepts
  * exactly this version. */
-#define KILN_IMAGE_FORMAT_VERSION 2u
+#define KILN_IMAGE_FORMAT_VERSION 3u
 
 /* Image kinds. */
 typedef enum kiln_image_format_kind {
@@ -202,7 +203,7 @@ typedef struct kiln_image_format kiln_image_format_t;
 
 /* Validates `data[0..size)` as a blob and opens a view on it: magic, format
  * version, declared size (may be smaller than `size`: trailing bytes, such
- * as the root's padding and pointer array, are ignored), checksum, and
+ * as the root's padding and pointer array, are ignored), both checksums, and
  * then every section, offset, count, string and index against the buffer,
  * so no later accessor can read out of bounds. `name` names the input in
  * messages (e.g. the image path).
@@ -221,7 +222,35 @@ typedef struct kiln_image_format kiln_image_format_t;
 KILN_API KILN_NODISCARD kiln_error_t *kiln_image_format_open(const void *data, size_t size,
                                                             const char *name,
                                                             kiln_image_format_t **image_out);
+
+/* The blob is two parts (docs/image-format.md, "Load part and directory"):
+ * the LOAD PART, bytes [0, load size), holds the header, the section table
+ * and what loading needs (producer, triple, options, targets, shards and
+ * their lists, and the function and global counts), under its own "load
+ * checksum"; the DIRECTORY, bytes [load size, size), holds the names of
+ * functions and globals and the methods with their calls, dependencies and
+ * bitcode. The blob checksum covers both.
+ *
+ * kiln_image_format_open_load validates the load part exactly as
+ * kiln_image_format_open does (load checksum, every offset and index) and
+ * reads nothing after it: `size` need only reach the load size
+ * (kiln_image_format_peek_load_size). The view answers every load-part
+ * accessor; the directory's accessors see no entries: function and global
+ * names and method_* give NULL/0, *_find give KILN_ERR_UNSUPPORTED.
+ * kiln_image_format_has_directory tells which kind a view is. Whatever
+ * kiln_image_format_open accepts, kiln_image_format_open_load accepts too.
+ * Errors as kiln_image_format_open ("load part checksum mismatch", ...).
+ * Ownership and thread-safety as kiln_image_format_open. */
+KILN_API KILN_NODISCARD kiln_error_t *kiln_image_format_open_load(const void *data, size_t size,
+                                                                 const char *name,
+                                                                 kiln_image_format_t **image_out);
 KILN_API void kiln_image_format_close(kiln_image_format_t *image);
+
+/* Whether `image` was opened with its directory (kiln_image_format_open). */
+KILN_API bool kiln_image_format_has_directory(const kiln_image_format_t *image);
+
+/* The size of the load part: the bytes kiln_image_format_open_load reads. */
+KILN_API uint64_t kiln_image_format_load_size(const kiln_image_format_t *image);
 
 /* The size of the fixed header: the bytes kiln_image_format_peek() needs. */
 #define KILN_IMAGE_FORMAT_HEADER_SIZE 64
@@ -235,6 +264,14 @@ KILN_API KILN_NODISCARD kiln_error_t *kiln_image_format_peek(const void *data, s
                                                             const char *name,
                                                             uint64_t *blob_size_out,
                                                             uint64_t *checksum_out);
+
+/* Like kiln_image_format_peek, for the load size declared in the header
+ * (checked to be a multiple of 8 between the header size and the total
+ * size): how many bytes kiln_image_format_open_load needs. 0 on failure. */
+KILN_API KILN_NODISCARD kiln_error_t *kiln_image_format_peek_load_size(const void *data,
+                                                                      size_t size,
+                                                                      const char *name,
+                                                                      uint64_t *load_size_out);
 
 /* Accessors. All take a view from kiln_image_format_open; indices out of
  * range give NULL/0. Strings are borrowed from the blob and NUL-terminated.

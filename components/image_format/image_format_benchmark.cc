@@ -64,7 +64,7 @@ void BM_OpenStructureOnly(benchmark::State &state) {
   std::vector<uint8_t> b = LargeBlob((size_t)state.range(0));
   for (auto _ : state) {
     kiln_image_format_t *v = nullptr;
-    kiln_error_t *err = kif_open(b.data(), b.size(), "bench", 0, &v);
+    kiln_error_t *err = kif_open(b.data(), b.size(), "bench", 0, 1, &v);
     if (err != nullptr) abort();
     kiln_image_format_close(v);
   }

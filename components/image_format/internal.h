@@ -28,12 +28,16 @@ enum {
   KIF_H_SECTION_COUNT = 32,
   KIF_H_FLAGS = 36,
   KIF_H_SECTION_TABLE = 40,
-  KIF_H_RESERVED = 48, /* 16 zero bytes up to KILN_IMAGE_FORMAT_HEADER_SIZE */
+  KIF_H_LOAD_SIZE = 48,     /* bytes [0, load size) hold the header, table and load part */
+  KIF_H_LOAD_CHECKSUM = 56, /* checksum of the load part (kif_load_checksum) */
   KIF_SECTION_ENTRY_SIZE = 24
 };
 
-/* Section ids. A version-1 blob has each exactly once, listed in this order
- * in the section table. */
+/* Section ids. A version-3 blob has each exactly once, listed in this order
+ * in the section table. The load part (strings .. shard indices without
+ * functions and globals) is what loading needs and is laid out first; the
+ * directory (names, functions, globals, methods, calls, deps, bitcode)
+ * follows it, from the header's load size to the end. */
 enum {
   KIF_SEC_STRINGS = 1,
   KIF_SEC_INFO = 2,
@@ -48,17 +52,31 @@ enum {
   KIF_SEC_CALLS = 11,
   KIF_SEC_DEPS = 12,
   KIF_SEC_BITCODE = 13,
-  KIF_SECTION_COUNT = 13
+  KIF_SEC_NAMES = 14,
+  KIF_SECTION_COUNT = 14
 };
 
 /* Entry sizes per section, indexed by id (0 unused). */
 static const uint32_t kKifEntrySize[KIF_SECTION_COUNT + 1] = {
-    0, 1, 32, 8, 16, 4, 4, 24, 16, 4, 56, 4, 16, 1,
+    0, 1, 32, 8, 16, 4, 4, 24, 16, 4, 56, 4, 16, 1, 1,
 };
 
 static const char *const kKifSectionName[KIF_SECTION_COUNT + 1] = {
     "?",       "strings",      "info",          "options", "targets", "functions", "globals",
     "shards",  "shard tables", "shard indices", "methods", "calls",   "deps",      "bitcode",
+    "names",
+};
+
+/* 1 for the directory's sections, 0 for the load part's, by id. */
+static const uint8_t kKifInDirectory[KIF_SECTION_COUNT + 1] = {
+    0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1,
+};
+
+/* The order the encoder lays the sections out in: the load part first. */
+static const uint8_t kKifLayoutOrder[KIF_SECTION_COUNT] = {
+    KIF_SEC_STRINGS, KIF_SEC_INFO,    KIF_SEC_OPTIONS, KIF_SEC_TARGETS, KIF_SEC_SHARDS,
+    KIF_SEC_SHARD_TABLES, KIF_SEC_SHARD_INDICES, KIF_SEC_NAMES, KIF_SEC_FUNCTIONS,
+    KIF_SEC_GLOBALS, KIF_SEC_METHODS, KIF_SEC_CALLS, KIF_SEC_DEPS, KIF_SEC_BITCODE,
 };
 
 /* Field offsets inside entries. */
@@ -136,20 +154,27 @@ static inline void kif_put64(uint8_t *p, uint64_t v) {
 
 static inline uint64_t kif_align8(uint64_t v) { return (v + 7) & ~(uint64_t)7; }
 
+KILN_BEGIN_DECLS
+
 /* The checksum of a blob of `size` >= KILN_IMAGE_FORMAT_HEADER_SIZE bytes:
  * hash64 of bytes [0, 24) with seed 0 is the seed for the wide hash of bytes
  * [32, size), so the 8 checksum bytes themselves are skipped. */
-KILN_BEGIN_DECLS
-
 uint64_t kif_checksum(const uint8_t *blob, uint64_t size);
+
+/* The load checksum, over bytes [0, load_size) (load_size >= the header
+ * size) without the two checksum fields: hash64 of bytes [0, 24) with seed 0
+ * seeds hash64 of bytes [32, 56), which seeds the wide hash of bytes
+ * [64, load_size). */
+uint64_t kif_load_checksum(const uint8_t *blob, uint64_t load_size);
 
 /* The wide hash the checksum uses (hash.c): XXH3-style, 64-byte stripes. */
 uint64_t kif_wide_hash64(const uint8_t *data, size_t size, uint64_t seed);
 
-/* kiln_image_format_open() with the checksum check optional: the encoder's
+/* kiln_image_format_open() (directory != 0) or kiln_image_format_open_load()
+ * (directory == 0), with the checksum checks optional: the encoder's
  * self-check and the benchmark of the structural checks use it. */
 kiln_error_t *kif_open(const void *data, size_t size, const char *name, int verify_checksum,
-                       kiln_image_format_t **image_out);
+                       int directory, kiln_image_format_t **image_out);
 
 KILN_END_DECLS
 

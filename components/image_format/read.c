@@ -1,13 +1,16 @@
 /*
  * components/image_format/read.c — kiln_image_format_open: validates a blob
  * completely, then hands out a view whose accessors are O(1) (binary search
- * for the finds) and cannot read out of bounds.
+ * for the finds) and cannot read out of bounds; kiln_image_format_open_load:
+ * the same for the load part alone (header, section table, load-part
+ * sections), whose view has no directory.
  *
  * Validation runs in the order a corrupt input is most cheaply and most
- * usefully diagnosed: header (magic, version, declared size), checksum,
- * section table (ids, entry sizes, alignment, bounds, overlap), then each
- * section in id order, so that when a section is checked every section it
- * refers to is already known to be sound. The view keeps only pointers and
+ * usefully diagnosed: header (magic, version, declared and load sizes),
+ * checksums, section table (ids, entry sizes, alignment, bounds, overlap,
+ * which part each section is in), then the load part's sections, then the
+ * directory's, so that when a section is checked every section it refers to
+ * is already known to be sound. The view keeps only pointers and
  * counts into the blob; the two bitmaps the "exactly once" rules need are
  * freed before open returns. Every message starts with the caller's `name`
  * and "image metadata:", then names the section, the entry and the field.
@@ -20,12 +23,16 @@
 
 struct kiln_image_format {
   const uint8_t *blob;
-  uint64_t size;
+  uint64_t size;      /* declared total size */
+  uint64_t load_size; /* bytes [0, load_size) are the header, table and load part */
   uint64_t checksum;
   uint8_t *owned; /* aligned private copy when the caller's buffer was misaligned */
+  bool directory; /* opened with kiln_image_format_open: the directory is readable */
 
-  const char *strings;
+  const char *strings; /* load-part text */
   uint64_t strings_size;
+  const char *names; /* directory text; NULL in a load view */
+  uint64_t names_size;
   const char *producer;
   const char *triple;
   const char *name;
@@ -132,16 +139,29 @@ typedef struct section {
   uint64_t count; /* size / entry size */
 } section;
 
-/* A string reference: any offset inside the string table is NUL-terminated
- * inside it, because the table's last byte is checked to be NUL. */
+/* A string reference: any offset inside a string section is NUL-terminated
+ * inside it, because the section's last byte is checked to be NUL. */
+static kiln_error_t *get_text(const char *table, uint64_t table_size, const char *table_name,
+                              const char *name, const char *where, size_t entry, const char *field,
+                              uint32_t off, const char **out) {
+  if (off >= table_size) {
+    return FAIL("%s section: entry %zu: %s string offset %u outside the %s section (%llu bytes)",
+                where, entry, field, off, table_name, (unsigned long long)table_size);
+  }
+  *out = table + off;
+  return NULL;
+}
+
+/* Load-part strings (producer, triple, options, targets). */
 static kiln_error_t *get_string(const kiln_image_format_t *v, const char *name, const char *where,
                                 size_t entry, const char *field, uint32_t off, const char **out) {
-  if (off >= v->strings_size) {
-    return FAIL("%s section: entry %zu: %s string offset %u outside the string table (%llu bytes)",
-                where, entry, field, off, (unsigned long long)v->strings_size);
-  }
-  *out = v->strings + off;
-  return NULL;
+  return get_text(v->strings, v->strings_size, "strings", name, where, entry, field, off, out);
+}
+
+/* Directory names (symbol names, method and dependency keys). */
+static kiln_error_t *get_name(const kiln_image_format_t *v, const char *name, const char *where,
+                              size_t entry, const char *field, uint32_t off, const char **out) {
+  return get_text(v->names, v->names_size, "names", name, where, entry, field, off, out);
 }
 
 /* Names, keys: strictly ascending by strcmp. */
@@ -155,7 +175,8 @@ static kiln_error_t *check_sorted(const char *name, const char *where, size_t en
   return NULL;
 }
 
-static kiln_error_t *check_section_table(const uint8_t *b, uint64_t total, const char *name,
+static kiln_error_t *check_section_table(const uint8_t *b, uint64_t total, uint64_t load_size,
+                                         const char *name,
                                          section sec[KIF_SECTION_COUNT + 1]) {
   if (kif_get32(b + KIF_H_HEADER_SIZE) != KILN_IMAGE_FORMAT_HEADER_SIZE) {
     return FAIL("header: header size %u, expected %d", kif_get32(b + KIF_H_HEADER_SIZE),
@@ -164,9 +185,6 @@ static kiln_error_t *check_section_table(const uint8_t *b, uint64_t total, const
   if (kif_get32(b + KIF_H_FLAGS) != 0) {
     return FAIL("header: unknown flags 0x%x", kif_get32(b + KIF_H_FLAGS));
   }
-  for (int i = KIF_H_RESERVED; i < KILN_IMAGE_FORMAT_HEADER_SIZE; i++) {
-    if (b[i] != 0) return FAIL("header: reserved byte %d is not zero", i);
-  }
   uint32_t count = kif_get32(b + KIF_H_SECTION_COUNT);
   if (count != KIF_SECTION_COUNT) {
     return FAIL("header: %u sections, version %u has %d", count, KILN_IMAGE_FORMAT_VERSION,
@@ -174,13 +192,14 @@ static kiln_error_t *check_section_table(const uint8_t *b, uint64_t total, const
   }
   uint64_t table = kif_get64(b + KIF_H_SECTION_TABLE);
   uint64_t table_size = (uint64_t)KIF_SECTION_COUNT * KIF_SECTION_ENTRY_SIZE;
-  if (table % 8 != 0 || table < KILN_IMAGE_FORMAT_HEADER_SIZE || table > total ||
-      total - table < table_size) {
+  if (table % 8 != 0 || table < KILN_IMAGE_FORMAT_HEADER_SIZE || table > load_size ||
+      load_size - table < table_size) {
     return FAIL("header: section table at offset %llu (%llu bytes) is not 8-byte aligned "
-                "inside the blob (%llu bytes) after the header",
+                "inside the load part (%llu bytes) after the header",
                 (unsigned long long)table, (unsigned long long)table_size,
-                (unsigned long long)total);
+                (unsigned long long)load_size);
   }
+
   for (int i = 0; i < KIF_SECTION_COUNT; i++) {
     const uint8_t *e = b + table + (uint64_t)i * KIF_SECTION_ENTRY_SIZE;
     uint32_t id = kif_get32(e);
@@ -203,6 +222,15 @@ static kiln_error_t *check_section_table(const uint8_t *b, uint64_t total, const
       return FAIL("section table: %s section: bytes [%llu, +%llu) outside the blob (%llu bytes)",
                   kKifSectionName[want], (unsigned long long)off, (unsigned long long)size,
                   (unsigned long long)total);
+    }
+    /* The load part's sections end by the load size; the directory's start
+     * at it. */
+    if (kKifInDirectory[want] ? off < load_size : size > load_size || off > load_size - size) {
+      return FAIL("section table: %s section: bytes [%llu, +%llu) are not in the %s (the load "
+                  "part is bytes [0, %llu))",
+                  kKifSectionName[want], (unsigned long long)off, (unsigned long long)size,
+                  kKifInDirectory[want] ? "directory" : "load part",
+                  (unsigned long long)load_size);
     }
     if (size % esize != 0) {
       return FAIL("section table: %s section: size %llu is not a multiple of its entry size %u",
@@ -271,11 +299,11 @@ static kiln_error_t *check_named_table(kiln_image_format_t *v, const uint8_t *ba
   const char *prev = NULL;
   for (size_t i = 0; i < count; i++) {
     uint32_t off = offsets[i];
-    if (off >= v->strings_size) {
+    if (off >= v->names_size) {
       const char *s;
-      return get_string(v, name, where, i, "name", off, &s);
+      return get_name(v, name, where, i, "name", off, &s);
     }
-    const char *s = v->strings + off;
+    const char *s = v->names + off;
     if (prev != NULL && !str_before(prev, s)) return check_sorted(name, where, i, "name", prev, s);
     prev = s;
   }
@@ -422,17 +450,17 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *shd,
                (unsigned long long)cursor);
     goto out;
   }
+  /* Names are in the directory, which this check does not need: the
+   * messages give indices only. */
   for (size_t f = 0; f < v->function_count; f++) {
     if (!used_fn[f]) {
-      err = FAIL("functions section: entry %zu ('%.80s') is in no shard", f,
-                 kiln_image_format_function_name(v, f));
+      err = FAIL("functions section: entry %zu is in no shard", f);
       goto out;
     }
   }
   for (size_t g = 0; g < v->global_count; g++) {
     if (!used_gl[g]) {
-      err = FAIL("globals section: entry %zu ('%.80s') is in no shard", g,
-                 kiln_image_format_global_name(v, g));
+      err = FAIL("globals section: entry %zu is in no shard", g);
       goto out;
     }
   }
@@ -466,7 +494,7 @@ static kiln_error_t *check_methods(kiln_image_format_t *v, const char *name) {
                   f, v->function_count);
     }
     const char *key;
-    if ((err = get_string(v, name, "methods", m, "key", key_off, &key))) return err;
+    if ((err = get_name(v, name, "methods", m, "key", key_off, &key))) return err;
     /* Keys strictly ascending. When this key and the previous one are the
      * name strings of their functions, the function indices decide: names
      * are strictly ascending (checked above), so f > previous f is the same
@@ -517,7 +545,7 @@ static kiln_error_t *check_methods(kiln_image_format_t *v, const char *name) {
     for (uint32_t i = 0; i < nd; i++) {
       const uint8_t *d = v->deps + (size_t)(od + i) * kKifEntrySize[KIF_SEC_DEPS];
       const char *dk;
-      if ((err = get_string(v, name, "deps", od + i, "key", kif_get32(d + KIF_DEP_KEY), &dk)) ||
+      if ((err = get_name(v, name, "deps", od + i, "key", kif_get32(d + KIF_DEP_KEY), &dk)) ||
           (err = check_sorted(name, "deps", od + i, "key", prev_dep, dk))) {
         return err;
       }
@@ -557,27 +585,25 @@ static kiln_error_t *check_methods(kiln_image_format_t *v, const char *name) {
   return NULL;
 }
 
-static kiln_error_t *check_structure(kiln_image_format_t *v, const char *name) {
-  section sec[KIF_SECTION_COUNT + 1];
-  memset(sec, 0, sizeof(sec));
-  kiln_error_t *err = check_section_table(v->blob, v->size, name, sec);
-  if (err != NULL) return err;
+/* A string section: 1 to 2^32-1 bytes ending in NUL. */
+static kiln_error_t *check_text(const uint8_t *b, const section *s, const char *what,
+                                const char *name, const char **text_out, uint64_t *size_out) {
+  *text_out = (const char *)(b + s->offset);
+  *size_out = s->size;
+  if (s->size == 0 || (*text_out)[s->size - 1] != '\0' || s->size > UINT32_MAX) {
+    return FAIL("%s section: must be 1 to 2^32-1 bytes ending in NUL (%llu bytes)", what,
+                (unsigned long long)s->size);
+  }
+  return NULL;
+}
+
+/* The load part: everything loading needs. Function and global counts come
+ * from the section table; their names are in the directory. */
+static kiln_error_t *check_load(kiln_image_format_t *v, const section *sec, const char *name) {
   const uint8_t *b = v->blob;
-  /* Sizes are inside a blob that is in memory, so counts fit size_t; the
-   * 32-bit index fields are checked against them below. */
-  for (int i = 1; i <= KIF_SECTION_COUNT; i++) {
-    if (i != KIF_SEC_STRINGS && i != KIF_SEC_BITCODE && sec[i].count >= KIF_NO_POINTER) {
-      return FAIL("%s section: %llu entries, more than 32-bit indices can address",
-                  kKifSectionName[i], (unsigned long long)sec[i].count);
-    }
-  }
-  v->strings = (const char *)(b + sec[KIF_SEC_STRINGS].offset);
-  v->strings_size = sec[KIF_SEC_STRINGS].size;
-  if (v->strings_size == 0 || v->strings[v->strings_size - 1] != '\0' ||
-      v->strings_size > UINT32_MAX) {
-    return FAIL("strings section: must be 1 to 2^32-1 bytes ending in NUL (%llu bytes)",
-                (unsigned long long)v->strings_size);
-  }
+  kiln_error_t *err =
+      check_text(b, &sec[KIF_SEC_STRINGS], "strings", name, &v->strings, &v->strings_size);
+  if (err != NULL) return err;
   if ((err = check_info(v, &sec[KIF_SEC_INFO], name)) != NULL) return err;
 
   v->options = b + sec[KIF_SEC_OPTIONS].offset;
@@ -610,20 +636,26 @@ static kiln_error_t *check_structure(kiln_image_format_t *v, const char *name) {
     }
   }
 
-  v->functions = b + sec[KIF_SEC_FUNCTIONS].offset;
   v->function_count = (size_t)sec[KIF_SEC_FUNCTIONS].count;
-  if ((err = check_named_table(v, v->functions, v->function_count, "functions", name))) return err;
-  v->globals = b + sec[KIF_SEC_GLOBALS].offset;
   v->global_count = (size_t)sec[KIF_SEC_GLOBALS].count;
-  if ((err = check_named_table(v, v->globals, v->global_count, "globals", name))) return err;
-
   v->shards = b + sec[KIF_SEC_SHARDS].offset;
   v->shard_count = (size_t)sec[KIF_SEC_SHARDS].count;
   v->shard_tables = b + sec[KIF_SEC_SHARD_TABLES].offset;
   v->indices = (const uint32_t *)(const void *)(b + sec[KIF_SEC_SHARD_INDICES].offset);
   v->index_count = (size_t)sec[KIF_SEC_SHARD_INDICES].count;
-  if ((err = check_shards(v, &sec[KIF_SEC_SHARDS], &sec[KIF_SEC_SHARD_TABLES], name))) return err;
+  return check_shards(v, &sec[KIF_SEC_SHARDS], &sec[KIF_SEC_SHARD_TABLES], name);
+}
 
+/* The directory: names, the function and global name tables, methods. */
+static kiln_error_t *check_directory(kiln_image_format_t *v, const section *sec,
+                                     const char *name) {
+  const uint8_t *b = v->blob;
+  kiln_error_t *err = check_text(b, &sec[KIF_SEC_NAMES], "names", name, &v->names, &v->names_size);
+  if (err != NULL) return err;
+  v->functions = b + sec[KIF_SEC_FUNCTIONS].offset;
+  if ((err = check_named_table(v, v->functions, v->function_count, "functions", name))) return err;
+  v->globals = b + sec[KIF_SEC_GLOBALS].offset;
+  if ((err = check_named_table(v, v->globals, v->global_count, "globals", name))) return err;
   v->methods = b + sec[KIF_SEC_METHODS].offset;
   v->method_count = (size_t)sec[KIF_SEC_METHODS].count;
   v->calls = (const uint32_t *)(const void *)(b + sec[KIF_SEC_CALLS].offset);
@@ -635,8 +667,35 @@ static kiln_error_t *check_structure(kiln_image_format_t *v, const char *name) {
   return check_methods(v, name);
 }
 
+static kiln_error_t *check_structure(kiln_image_format_t *v, int directory, const char *name) {
+  section sec[KIF_SECTION_COUNT + 1];
+  memset(sec, 0, sizeof(sec));
+  kiln_error_t *err = check_section_table(v->blob, v->size, v->load_size, name, sec);
+  if (err != NULL) return err;
+  /* Sizes are inside a blob that is in memory, so counts fit size_t; the
+   * 32-bit index fields are checked against them below. */
+  for (int i = 1; i <= KIF_SECTION_COUNT; i++) {
+    if (kKifEntrySize[i] != 1 && sec[i].count >= KIF_NO_POINTER) {
+      return FAIL("%s section: %llu entries, more than 32-bit indices can address",
+                  kKifSectionName[i], (unsigned long long)sec[i].count);
+    }
+  }
+  if ((err = check_load(v, sec, name)) != NULL) return err;
+  if (!directory) return NULL;
+  if ((err = check_directory(v, sec, name)) != NULL) return err;
+  v->directory = true;
+  return NULL;
+}
+
+static kiln_error_t *check_checksum(const char *name, const char *what, uint64_t stored,
+                                    uint64_t computed) {
+  if (computed == stored) return NULL;
+  return FAIL("%schecksum mismatch (stored 0x%016llx, computed 0x%016llx)", what,
+              (unsigned long long)stored, (unsigned long long)computed);
+}
+
 kiln_error_t *kif_open(const void *data, size_t size, const char *name, int verify_checksum,
-                       kiln_image_format_t **image_out) {
+                       int directory, kiln_image_format_t **image_out) {
   if (image_out == NULL) {
     return kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "image_format_open: image_out is NULL");
   }
@@ -648,33 +707,46 @@ kiln_error_t *kif_open(const void *data, size_t size, const char *name, int veri
   uint64_t total, stored;
   kiln_error_t *err = check_header(data, size, name, &total, &stored);
   if (err != NULL) return err;
-  if (total > size) {
-    return FAIL("truncated: header says %llu bytes, buffer has %zu", (unsigned long long)total,
-                size);
+  const uint8_t *bytes = data;
+  uint64_t load_size = kif_get64(bytes + KIF_H_LOAD_SIZE);
+  if (load_size < KILN_IMAGE_FORMAT_HEADER_SIZE || load_size % 8 != 0 || load_size > total) {
+    return FAIL("header: load size %llu is not a multiple of 8 between the header size %d and "
+                "the total size %llu",
+                (unsigned long long)load_size, KILN_IMAGE_FORMAT_HEADER_SIZE,
+                (unsigned long long)total);
+  }
+  /* A load view needs only the load part in the buffer. */
+  uint64_t need = directory ? total : load_size;
+  if (need > size) {
+    return FAIL("truncated: header says %llu bytes%s, buffer has %zu", (unsigned long long)need,
+                directory ? "" : " of load part", size);
   }
   kiln_image_format_t *v = calloc(1, sizeof(*v));
   if (v == NULL) return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: out of memory", name);
   v->blob = data;
   v->size = total;
+  v->load_size = load_size;
   v->checksum = stored;
   if ((uintptr_t)data % 8 != 0) {
     /* The accessors return uint32_t arrays into the blob: keep them aligned. */
-    v->owned = malloc((size_t)total);
+    v->owned = malloc((size_t)need);
     if (v->owned == NULL) {
       free(v);
       return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: out of memory", name);
     }
-    memcpy(v->owned, data, (size_t)total);
+    memcpy(v->owned, data, (size_t)need);
     v->blob = v->owned;
   }
   if (verify_checksum) {
-    uint64_t computed = kif_checksum(v->blob, total);
-    if (computed != stored) {
-      err = FAIL("checksum mismatch (stored 0x%016llx, computed 0x%016llx)",
-                 (unsigned long long)stored, (unsigned long long)computed);
+    /* The blob checksum covers everything, so a full open checks it first;
+     * the load checksum then only fails for a forged or miswritten field. */
+    if (directory) err = check_checksum(name, "", stored, kif_checksum(v->blob, total));
+    if (err == NULL) {
+      err = check_checksum(name, "load part ", kif_get64(v->blob + KIF_H_LOAD_CHECKSUM),
+                           kif_load_checksum(v->blob, load_size));
     }
   }
-  if (err == NULL) err = check_structure(v, name);
+  if (err == NULL) err = check_structure(v, directory, name);
   if (err != NULL) {
     kiln_image_format_close(v);
     return err;
@@ -685,8 +757,41 @@ kiln_error_t *kif_open(const void *data, size_t size, const char *name, int veri
 
 kiln_error_t *kiln_image_format_open(const void *data, size_t size, const char *name,
                                      kiln_image_format_t **image_out) {
-  return kif_open(data, size, name, 1, image_out);
+  return kif_open(data, size, name, 1, 1, image_out);
 }
+
+kiln_error_t *kiln_image_format_open_load(const void *data, size_t size, const char *name,
+                                          kiln_image_format_t **image_out) {
+  return kif_open(data, size, name, 1, 0, image_out);
+}
+
+kiln_error_t *kiln_image_format_peek_load_size(const void *data, size_t size, const char *name,
+                                               uint64_t *load_size_out) {
+  if (load_size_out != NULL) *load_size_out = 0;
+  uint64_t total = 0, checksum = 0;
+  kiln_error_t *err = kiln_image_format_peek(data, size, name, &total, &checksum);
+  if (err == NULL && load_size_out == NULL) {
+    err = kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "%s: image metadata: NULL output",
+                         name != NULL ? name : "<image>");
+  }
+  if (err != NULL) return err;
+  uint64_t load_size = kif_get64((const uint8_t *)data + KIF_H_LOAD_SIZE);
+  if (load_size < KILN_IMAGE_FORMAT_HEADER_SIZE || load_size % 8 != 0 || load_size > total) {
+    if (name == NULL) name = "<image>";
+    return FAIL("header: load size %llu is not a multiple of 8 between the header size %d and "
+                "the total size %llu",
+                (unsigned long long)load_size, KILN_IMAGE_FORMAT_HEADER_SIZE,
+                (unsigned long long)total);
+  }
+  *load_size_out = load_size;
+  return NULL;
+}
+
+bool kiln_image_format_has_directory(const kiln_image_format_t *v) {
+  return v != NULL && v->directory;
+}
+
+uint64_t kiln_image_format_load_size(const kiln_image_format_t *v) { return v ? v->load_size : 0; }
 
 void kiln_image_format_close(kiln_image_format_t *image) {
   if (image == NULL) return;
@@ -717,6 +822,12 @@ static const char *str(const kiln_image_format_t *v, const uint8_t *field) {
   return v->strings + kif_get32(field);
 }
 
+/* Directory text; only called on a full view (the directory's accessors
+ * see no entries in a load view: its counts and pointers are 0/NULL). */
+static const char *name_str(const kiln_image_format_t *v, const uint8_t *field) {
+  return v->names + kif_get32(field);
+}
+
 size_t kiln_image_format_option_count(const kiln_image_format_t *v) {
   return v ? v->option_count : 0;
 }
@@ -730,13 +841,13 @@ const char *kiln_image_format_option_value(const kiln_image_format_t *v, size_t 
 }
 
 /* Binary search over `count` entries of `stride` bytes whose string field
- * at `field` is strictly ascending. */
-static size_t find_sorted(const kiln_image_format_t *v, const uint8_t *base, size_t count,
-                          size_t stride, size_t field, const char *key) {
+ * at `field` (an offset into `text`) is strictly ascending. */
+static size_t find_sorted(const char *text, const uint8_t *base, size_t count, size_t stride,
+                          size_t field, const char *key) {
   size_t lo = 0, hi = count;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    int c = strcmp(str(v, base + mid * stride + field), key);
+    int c = strcmp(text + kif_get32(base + mid * stride + field), key);
     if (c == 0) return mid;
     if (c < 0) {
       lo = mid + 1;
@@ -749,7 +860,7 @@ static size_t find_sorted(const kiln_image_format_t *v, const uint8_t *base, siz
 
 const char *kiln_image_format_option_find(const kiln_image_format_t *v, const char *key) {
   if (v == NULL || key == NULL) return NULL;
-  size_t i = find_sorted(v, v->options, v->option_count, 8, KIF_OPT_KEY, key);
+  size_t i = find_sorted(v->strings, v->options, v->option_count, 8, KIF_OPT_KEY, key);
   return i == SIZE_MAX ? NULL : kiln_image_format_option_value(v, i);
 }
 
@@ -777,8 +888,8 @@ size_t kiln_image_format_function_count(const kiln_image_format_t *v) {
   return v ? v->function_count : 0;
 }
 const char *kiln_image_format_function_name(const kiln_image_format_t *v, size_t i) {
-  if (v == NULL || i >= v->function_count) return NULL;
-  return str(v, v->functions + i * 4);
+  if (v == NULL || !v->directory || i >= v->function_count) return NULL;
+  return name_str(v, v->functions + i * 4);
 }
 
 static kiln_error_t *find_named(const kiln_image_format_t *v, const uint8_t *base, size_t count,
@@ -789,7 +900,13 @@ static kiln_error_t *find_named(const kiln_image_format_t *v, const uint8_t *bas
     return kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "image metadata: %s lookup: NULL argument",
                           what);
   }
-  size_t i = find_sorted(v, base, count, stride, 0, key);
+  if (!v->directory) {
+    return kiln_error_new(KILN_ERR_UNSUPPORTED,
+                          "image '%s': no %s lookup in a view without the directory "
+                          "(kiln_image_format_open_load)",
+                          v->name, what);
+  }
+  size_t i = find_sorted(v->names, base, count, stride, 0, key);
   if (i == SIZE_MAX) {
     return kiln_error_new(KILN_ERR_NOT_FOUND, "image '%s': no %s '%s'", v->name, what, key);
   }
@@ -806,8 +923,8 @@ size_t kiln_image_format_global_count(const kiln_image_format_t *v) {
   return v ? v->global_count : 0;
 }
 const char *kiln_image_format_global_name(const kiln_image_format_t *v, size_t i) {
-  if (v == NULL || i >= v->global_count) return NULL;
-  return str(v, v->globals + i * 4);
+  if (v == NULL || !v->directory || i >= v->global_count) return NULL;
+  return name_str(v, v->globals + i * 4);
 }
 kiln_error_t *kiln_image_format_global_find(const kiln_image_format_t *v, const char *name,
                                             size_t *index_out) {
@@ -891,7 +1008,7 @@ static const uint8_t *method(const kiln_image_format_t *v, size_t m) {
 }
 const char *kiln_image_format_method_key(const kiln_image_format_t *v, size_t m) {
   const uint8_t *e = method(v, m);
-  return e ? str(v, e + KIF_MTH_KEY) : NULL;
+  return e ? name_str(v, e + KIF_MTH_KEY) : NULL;
 }
 kiln_error_t *kiln_image_format_method_find(const kiln_image_format_t *v, const char *key,
                                             size_t *index_out) {
@@ -930,7 +1047,7 @@ static const uint8_t *dep(const kiln_image_format_t *v, size_t m, size_t d) {
 }
 const char *kiln_image_format_method_dep_key(const kiln_image_format_t *v, size_t m, size_t d) {
   const uint8_t *e = dep(v, m, d);
-  return e ? str(v, e + KIF_DEP_KEY) : NULL;
+  return e ? name_str(v, e + KIF_DEP_KEY) : NULL;
 }
 uint64_t kiln_image_format_method_dep_fingerprint(const kiln_image_format_t *v, size_t m,
                                                   size_t d) {
