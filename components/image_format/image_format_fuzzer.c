@@ -1,12 +1,18 @@
 /*
  * components/image_format/image_format_fuzzer.c — libFuzzer entry point for
- * the reader. Every input is opened twice: as it is (exercising the header,
- * size and checksum checks), and, when it is at least a header long, with
- * magic, version, header size, total size and checksum patched to be right,
- * so the structural checks behind the checksum get the fuzzer's attention.
- * Whatever opens is walked through every accessor (and rendered as root
- * IR), so ASan/UBSan (built in) catch any read the validation let through.
- * A failed open must carry a message.
+ * the reader. Every input is opened as it is (exercising the header, size
+ * and checksum checks), and, when it is at least a header long, with magic,
+ * version, header size, total size, load size and both checksums (the load
+ * checksum first: the blob checksum covers its field) patched to be right,
+ * so the structural checks behind the checksums get the fuzzer's attention.
+ * Each is opened twice: in full (kiln_image_format_open) and as a load view
+ * (kiln_image_format_open_load), which must accept whatever the full open
+ * accepts, and must open again from a copy cut to exactly its load size.
+ * Whatever opens is walked through every accessor (and a full view is
+ * rendered as root IR), so ASan/UBSan (built in) catch any read the
+ * validation let through; on a load view the directory's accessors must
+ * give NULL/0/KILN_ERR_UNSUPPORTED, and its load-part accessors must agree
+ * with the full view's. A failed open must carry a message.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,10 +25,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static volatile uint64_t sink;
 
-static void walk(const kiln_image_format_t *v) {
+/* The load part's accessors: the same for a full view and a load view. */
+static uint64_t walk_load_part(const kiln_image_format_t *v) {
   uint64_t h = kiln_image_format_version(v) + kiln_image_format_size(v) +
                kiln_image_format_checksum(v) + kiln_image_format_base_checksum(v) +
-               (uint64_t)kiln_image_format_kind(v) + kiln_image_format_pointer_offset(v);
+               (uint64_t)kiln_image_format_kind(v) + kiln_image_format_pointer_offset(v) +
+               kiln_image_format_load_size(v);
+  if (kiln_image_format_load_size(v) > kiln_image_format_size(v)) abort();
   h += strlen(kiln_image_format_producer(v)) + strlen(kiln_image_format_triple(v)) +
        strlen(kiln_image_format_name(v));
   for (size_t i = 0; i < kiln_image_format_option_count(v); i++) {
@@ -35,16 +44,7 @@ static void walk(const kiln_image_format_t *v) {
     h += strlen(kiln_image_format_target_cpu(v, k)) + strlen(kiln_image_format_target_features(v, k));
     h += kiln_image_format_target_flags(v, k) + kiln_image_format_target_base(v, k);
   }
-  size_t idx;
-  for (size_t i = 0; i < kiln_image_format_function_count(v); i++) {
-    kiln_error_t *err = kiln_image_format_function_find(v, kiln_image_format_function_name(v, i), &idx);
-    if (err != NULL || idx != i) abort();
-  }
-  for (size_t i = 0; i < kiln_image_format_global_count(v); i++) {
-    kiln_error_t *err = kiln_image_format_global_find(v, kiln_image_format_global_name(v, i), &idx);
-    if (err != NULL || idx != i) abort();
-  }
-  kiln_error_free(kiln_image_format_function_find(v, "", &idx));
+  h += kiln_image_format_function_count(v) + kiln_image_format_global_count(v);
   size_t n;
   for (size_t s = 0; s < kiln_image_format_shard_count(v); s++) {
     const uint32_t *fns = kiln_image_format_shard_functions(v, s, &n);
@@ -62,6 +62,23 @@ static void walk(const kiln_image_format_t *v) {
     h += kiln_image_format_shard_pointer(v, s, KILN_IMAGE_FORMAT_TABLE_GLOBALS, 0);
   }
   h += kiln_image_format_pointer_count(v);
+  return h;
+}
+
+/* The directory's accessors on a full view. */
+static uint64_t walk_directory(const kiln_image_format_t *v) {
+  uint64_t h = 0;
+  size_t idx;
+  for (size_t i = 0; i < kiln_image_format_function_count(v); i++) {
+    kiln_error_t *err = kiln_image_format_function_find(v, kiln_image_format_function_name(v, i), &idx);
+    if (err != NULL || idx != i) abort();
+  }
+  for (size_t i = 0; i < kiln_image_format_global_count(v); i++) {
+    kiln_error_t *err = kiln_image_format_global_find(v, kiln_image_format_global_name(v, i), &idx);
+    if (err != NULL || idx != i) abort();
+  }
+  kiln_error_free(kiln_image_format_function_find(v, "", &idx));
+  size_t n;
   for (size_t m = 0; m < kiln_image_format_method_count(v); m++) {
     kiln_error_t *err = kiln_image_format_method_find(v, kiln_image_format_method_key(v, m), &idx);
     if (err != NULL || idx != m) abort();
@@ -76,23 +93,95 @@ static void walk(const kiln_image_format_t *v) {
     const uint8_t *bc = kiln_image_format_method_bitcode(v, m, &n);
     if (n > 0) h += bc[0] + bc[n - 1];
   }
-  sink = h;
+  return h;
+}
+
+/* A load view has no directory: every directory accessor sees no entries. */
+static void check_no_directory(const kiln_image_format_t *v) {
+  if (kiln_image_format_has_directory(v)) abort();
+  size_t n = 1, idx = 0;
+  for (size_t i = 0; i < kiln_image_format_function_count(v) && i < 64; i++) {
+    if (kiln_image_format_function_name(v, i) != NULL) abort();
+  }
+  for (size_t i = 0; i < kiln_image_format_global_count(v) && i < 64; i++) {
+    if (kiln_image_format_global_name(v, i) != NULL) abort();
+  }
+  if (kiln_image_format_method_count(v) != 0 || kiln_image_format_method_key(v, 0) != NULL ||
+      kiln_image_format_method_function(v, 0) != 0 || kiln_image_format_method_flags(v, 0) != 0 ||
+      kiln_image_format_method_fingerprint(v, 0) != 0 ||
+      kiln_image_format_method_dep_count(v, 0) != 0 ||
+      kiln_image_format_method_dep_key(v, 0, 0) != NULL ||
+      kiln_image_format_method_dep_fingerprint(v, 0, 0) != 0) {
+    abort();
+  }
+  if (kiln_image_format_method_calls(v, 0, &n) != NULL || n != 0) abort();
+  n = 1;
+  if (kiln_image_format_method_bitcode(v, 0, &n) != NULL || n != 0) abort();
+  kiln_error_t *(*const finds[3])(const kiln_image_format_t *, const char *, size_t *) = {
+      kiln_image_format_function_find, kiln_image_format_global_find,
+      kiln_image_format_method_find};
+  for (int i = 0; i < 3; i++) {
+    kiln_error_t *err = finds[i](v, "", &idx);
+    if (kiln_error_code(err) != KILN_ERR_UNSUPPORTED || idx != SIZE_MAX) abort();
+    kiln_error_free(err);
+  }
+}
+
+/* The load-part accessors of two views of the same blob agree. */
+static void check_same_load_part(const kiln_image_format_t *a, const kiln_image_format_t *b) {
+  if (walk_load_part(a) != walk_load_part(b) ||
+      kiln_image_format_function_count(a) != kiln_image_format_function_count(b) ||
+      kiln_image_format_global_count(a) != kiln_image_format_global_count(b) ||
+      kiln_image_format_shard_count(a) != kiln_image_format_shard_count(b) ||
+      strcmp(kiln_image_format_producer(a), kiln_image_format_producer(b)) != 0 ||
+      strcmp(kiln_image_format_triple(a), kiln_image_format_triple(b)) != 0) {
+    abort();
+  }
 }
 
 static void try_open(const uint8_t *data, size_t size) {
-  kiln_image_format_t *v = NULL;
-  kiln_error_t *err = kiln_image_format_open(data, size, "fuzz", &v);
+  kiln_image_format_t *full = NULL, *load = NULL;
+  kiln_error_t *err = kiln_image_format_open(data, size, "fuzz", &full);
   if (err != NULL) {
-    if (v != NULL || kiln_error_message(err)[0] == '\0') abort();
+    if (full != NULL || kiln_error_message(err)[0] == '\0') abort();
+    kiln_error_free(err);
+  } else {
+    if (!kiln_image_format_has_directory(full)) abort();
+    sink = walk_load_part(full) + walk_directory(full);
+    char *ir = NULL;
+    err = kiln_image_format_root_ir(data, size, &ir);
+    if (err != NULL) abort(); /* it opened, so it renders */
+    free(ir);
+  }
+
+  err = kiln_image_format_open_load(data, size, "fuzz", &load);
+  if (err != NULL) {
+    if (load != NULL || kiln_error_message(err)[0] == '\0') abort();
+    if (full != NULL) abort(); /* whatever open accepts, open_load accepts */
     kiln_error_free(err);
     return;
   }
-  walk(v);
-  char *ir = NULL;
-  err = kiln_image_format_root_ir(data, size, &ir);
-  if (err != NULL) abort(); /* it opened, so it renders */
-  free(ir);
-  kiln_image_format_close(v);
+  check_no_directory(load);
+  sink = walk_load_part(load);
+  if (full != NULL) check_same_load_part(full, load);
+
+  /* The load view reads nothing past the load part: an exact-size copy of
+   * it opens too, and any read past it is an ASan report. */
+  uint64_t load_size = kiln_image_format_load_size(load);
+  if (load_size > size) abort();
+  uint8_t *part = malloc(load_size ? (size_t)load_size : 1);
+  if (part != NULL) {
+    memcpy(part, data, (size_t)load_size);
+    kiln_image_format_t *again = NULL;
+    err = kiln_image_format_open_load(part, (size_t)load_size, "fuzz", &again);
+    if (err != NULL) abort();
+    check_no_directory(again);
+    check_same_load_part(load, again);
+    kiln_image_format_close(again);
+    free(part);
+  }
+  kiln_image_format_close(load);
+  kiln_image_format_close(full);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -102,11 +191,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memcpy(buf, data, size);
   try_open(buf, size);
   if (size >= KILN_IMAGE_FORMAT_HEADER_SIZE) {
-    size_t total = size & ~(size_t)7;
+    uint64_t total = size & ~(size_t)7;
     memcpy(buf, KILN_IMAGE_FORMAT_MAGIC, KILN_IMAGE_FORMAT_MAGIC_SIZE);
     kif_put32(buf + KIF_H_VERSION, KILN_IMAGE_FORMAT_VERSION);
     kif_put32(buf + KIF_H_HEADER_SIZE, KILN_IMAGE_FORMAT_HEADER_SIZE);
     kif_put64(buf + KIF_H_TOTAL_SIZE, total);
+    /* Keep the input's load size when it can be one (so the seeds' split
+     * survives); otherwise make everything the load part. */
+    uint64_t load_size = kif_get64(buf + KIF_H_LOAD_SIZE);
+    if (load_size < KILN_IMAGE_FORMAT_HEADER_SIZE || load_size > total) load_size = total;
+    load_size &= ~(uint64_t)7;
+    kif_put64(buf + KIF_H_LOAD_SIZE, load_size);
+    /* The load checksum first: the blob checksum covers its field. */
+    kif_put64(buf + KIF_H_LOAD_CHECKSUM, kif_load_checksum(buf, load_size));
     kif_put64(buf + KIF_H_CHECKSUM, kif_checksum(buf, total));
     try_open(buf, size);
   }

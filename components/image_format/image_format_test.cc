@@ -2,12 +2,15 @@
 // metadata: hash64 against XXH64's published values, encode -> open round
 // trip of a rich description, determinism, every encoder check, every reader
 // error class (empty, bad magic, version, truncation at every length,
-// checksum after every byte flip, structural problems behind a valid
-// checksum), peek and table symbols.
+// checksums after every byte flip, structural problems behind valid
+// checksums), the load view (kiln_image_format_open_load: the load part
+// alone, no directory), peek, peek_load_size and table symbols.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -20,9 +23,13 @@ namespace {
 using kiln_image_format_testing::Desc;
 using kiln_image_format_testing::Get32;
 using kiln_image_format_testing::Get64;
+using kiln_image_format_testing::Large;
+using kiln_image_format_testing::LoadSize;
+using kiln_image_format_testing::Minimal;
 using kiln_image_format_testing::Put32;
 using kiln_image_format_testing::Put64;
 using kiln_image_format_testing::Reseal;
+using kiln_image_format_testing::ResealBlob;
 using kiln_image_format_testing::Rich;
 using kiln_image_format_testing::SectionEntry;
 using kiln_image_format_testing::SectionOffset;
@@ -64,6 +71,24 @@ std::string OpenError(const std::vector<uint8_t> &b, kiln_error_code_t *code = n
   std::string msg = kiln_error_message(err);
   if (code) *code = kiln_error_code(err);
   if (err != nullptr) EXPECT_EQ(img, nullptr);
+  kiln_image_format_close(img);
+  kiln_error_free(err);
+  return msg;
+}
+
+// kiln_image_format_open_load's error message ("" on success).
+std::string OpenLoadError(const std::vector<uint8_t> &b, kiln_error_code_t *code = nullptr,
+                          size_t size = SIZE_MAX) {
+  kiln_image_format_t *img = (kiln_image_format_t *)1;
+  kiln_error_t *err =
+      kiln_image_format_open_load(b.data(), size == SIZE_MAX ? b.size() : size, "lib.so", &img);
+  std::string msg = kiln_error_message(err);
+  if (code) *code = kiln_error_code(err);
+  if (err != nullptr) {
+    EXPECT_EQ(img, nullptr);
+  } else {
+    EXPECT_FALSE(kiln_image_format_has_directory(img));
+  }
   kiln_image_format_close(img);
   kiln_error_free(err);
   return msg;
@@ -467,7 +492,14 @@ TEST(ImageFormatOpenTest, RejectsOtherVersionsNamingBoth) {
   Reseal(b);
   kiln_error_code_t code;
   EXPECT_EQ(OpenError(b, &code),
-            "lib.so: image metadata: format version 1, but this reader accepts only version 2");
+            "lib.so: image metadata: format version 1, but this reader accepts only version 3");
+  EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
+  EXPECT_EQ(OpenLoadError(b, &code),
+            "lib.so: image metadata: format version 1, but this reader accepts only version 3");
+  EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
+  Put32(b, 8, 2);
+  EXPECT_NE(OpenError(b, &code).find("format version 2, but this reader accepts only version 3"),
+            std::string::npos);
   EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
 }
 
@@ -488,6 +520,30 @@ TEST(ImageFormatOpenTest, RejectsEveryTruncation) {
   }
 }
 
+// The load view needs exactly the load part: every shorter buffer is
+// "truncated", every buffer from the load size on opens.
+TEST(ImageFormatOpenLoadTest, RejectsEveryTruncationBeforeTheLoadSize) {
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  const uint64_t load_size = LoadSize(b);
+  for (size_t len = 0; len <= b.size(); len++) {
+    std::vector<uint8_t> cut(b.begin(), b.begin() + len);
+    kiln_error_code_t code = KILN_OK;
+    std::string msg = OpenLoadError(cut, &code);
+    if (len < load_size) {
+      ASSERT_EQ(code, KILN_ERR_FORMAT) << len << ": " << msg;
+      if (len >= KILN_IMAGE_FORMAT_HEADER_SIZE) {
+        ASSERT_EQ(msg, "lib.so: image metadata: truncated: header says " +
+                           std::to_string(load_size) + " bytes of load part, buffer has " +
+                           std::to_string(len))
+            << len;
+      }
+    } else {
+      ASSERT_EQ(code, KILN_OK) << len << ": " << msg;
+    }
+  }
+}
+
 TEST(ImageFormatOpenTest, EveryFlippedByteIsCaught) {
   Desc d;
   d.desc.producer = "p";
@@ -503,15 +559,38 @@ TEST(ImageFormatOpenTest, EveryFlippedByteIsCaught) {
   d.methods = {m};
   d.Build();
   std::vector<uint8_t> b = Encode(&d.desc);
+  const uint64_t load_size = LoadSize(b);
+  ASSERT_GT(load_size, 64u);
+  ASSERT_LT(load_size, b.size());
   for (size_t i = 0; i < b.size(); i++) {
     for (uint8_t bit : {0x01, 0x80}) {
       std::vector<uint8_t> flipped = b;
       flipped[i] ^= bit;
+      // The full open rejects every flip. Past the sizing fields (magic,
+      // version, total size before the checksums; load size 48..56), the
+      // blob checksum, checked first, is what catches it.
       kiln_error_code_t code = KILN_OK;
       std::string msg = OpenError(flipped, &code);
       ASSERT_NE(code, KILN_OK) << "byte " << i;
-      if (i >= 32 || (i >= 8 + 4 && i < 16)) {
-        ASSERT_NE(msg.find("checksum mismatch (stored 0x"), std::string::npos) << i << ": " << msg;
+      if ((i >= 32 && !(i >= 48 && i < 56)) || (i >= 12 && i < 16)) {
+        ASSERT_EQ(msg.rfind("lib.so: image metadata: checksum mismatch (stored 0x", 0), 0u)
+            << i << ": " << msg;
+      }
+      // The load view rejects every flip in the load part except in the
+      // blob checksum field (which it does not read), and accepts every flip
+      // in the directory (which it does not read either).
+      kiln_error_code_t load_code = KILN_OK;
+      std::string load_msg = OpenLoadError(flipped, &load_code);
+      if (i < load_size && !(i >= 24 && i < 32)) {
+        ASSERT_NE(load_code, KILN_OK) << "byte " << i;
+        if ((i >= 56 && i < load_size) || (i >= 32 && i < 48) || (i >= 12 && i < 16)) {
+          ASSERT_EQ(load_msg.rfind("lib.so: image metadata: load part checksum mismatch (stored 0x",
+                                   0),
+                    0u)
+              << i << ": " << load_msg;
+        }
+      } else {
+        ASSERT_EQ(load_code, KILN_OK) << "byte " << i << ": " << load_msg;
       }
     }
   }
@@ -524,14 +603,33 @@ TEST(ImageFormatOpenTest, EveryFlippedByteIsCaught) {
            "0x%016llx)",
            (unsigned long long)computed);
   EXPECT_EQ(OpenError(bad), expect);
+  EXPECT_EQ(OpenLoadError(bad), "");  // the load view does not read the blob checksum
+
+  // A wrong load checksum behind a valid blob checksum: both opens name it.
+  bad = b;
+  Put64(bad, 56, 0x5678);
+  ResealBlob(bad);
+  snprintf(expect, sizeof(expect),
+           "lib.so: image metadata: load part checksum mismatch (stored 0x0000000000005678, "
+           "computed 0x%016llx)",
+           (unsigned long long)Get64(b, 56));
+  kiln_error_code_t code = KILN_OK;
+  EXPECT_EQ(OpenError(bad, &code), expect);
+  EXPECT_EQ(code, KILN_ERR_FORMAT);
+  EXPECT_EQ(OpenLoadError(bad, &code), expect);
+  EXPECT_EQ(code, KILN_ERR_FORMAT);
 }
 
 // ---- Reader: structure behind a valid checksum --------------------------
 
+// `load` says whether the problem is one kiln_image_format_open_load sees
+// too (header, section table, load part): then both opens give the same
+// message; otherwise (a directory problem) the load view opens.
 struct PatchCase {
   const char *what;
   void (*patch)(std::vector<uint8_t> &);
   const char *message;
+  bool load;
 };
 
 uint64_t Entry(const std::vector<uint8_t> &b, uint32_t section, uint64_t index) {
@@ -541,77 +639,130 @@ uint64_t Entry(const std::vector<uint8_t> &b, uint32_t section, uint64_t index) 
 TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
   const PatchCase cases[] = {
       {"header size", [](std::vector<uint8_t> &b) { Put32(b, 12, 32); },
-       "header: header size 32, expected 64"},
-      {"flags", [](std::vector<uint8_t> &b) { Put32(b, 36, 4); }, "header: unknown flags 0x4"},
-      {"reserved", [](std::vector<uint8_t> &b) { b[60] = 1; }, "header: reserved byte 60 is not zero"},
-      {"section count", [](std::vector<uint8_t> &b) { Put32(b, 32, 12); },
-       "header: 12 sections, version 2 has 13"},
+       "header: header size 32, expected 64", true},
+      {"flags", [](std::vector<uint8_t> &b) { Put32(b, 36, 4); }, "header: unknown flags 0x4", true},
+      {"section count", [](std::vector<uint8_t> &b) { Put32(b, 32, 13); },
+       "header: 13 sections, version 3 has 14", true},
       {"table offset", [](std::vector<uint8_t> &b) { Put64(b, 40, b.size() - 8); },
-       "header: section table at offset"},
+       "header: section table at offset", true},
+      {"table past load part", [](std::vector<uint8_t> &b) { Put64(b, 40, LoadSize(b) - 8); },
+       "inside the load part", true},
+      {"load size unaligned", [](std::vector<uint8_t> &b) { Put64(b, 48, LoadSize(b) + 4); },
+       "header: load size", true},
+      {"load size beyond total", [](std::vector<uint8_t> &b) { Put64(b, 48, b.size() + 8); },
+       "is not a multiple of 8 between the header size 64 and the total size", true},
+      {"load size below header", [](std::vector<uint8_t> &b) { Put64(b, 48, 56); },
+       "header: load size 56 is not a multiple of 8 between the header size 64", true},
+      {"load part too short",
+       // The section table no longer fits in the load part.
+       [](std::vector<uint8_t> &b) { Put64(b, 48, 64 + 8 * 24); },
+       "header: section table at offset 64 (336 bytes) is not 8-byte aligned inside the load part "
+       "(256 bytes)", true},
+      {"load part ends early",
+       // Shard indices, the last load section, now ends after the load size.
+       [](std::vector<uint8_t> &b) { Put64(b, 48, LoadSize(b) - 8); },
+       "section table: shard indices section: bytes [", true},
+      {"load part ends late",
+       // The names section, the first directory section, now starts before it.
+       [](std::vector<uint8_t> &b) { Put64(b, 48, LoadSize(b) + 8); },
+       "section table: names section: bytes [", true},
+      {"load section in directory",
+       [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 4) + 8, b.size() - 48); },
+       "section table: targets section: bytes [", true},
+      {"directory section in load part",
+       [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 5) + 8, SectionOffset(b, 1)); },
+       "section table: functions section: bytes [", true},
       {"section id", [](std::vector<uint8_t> &b) { Put32(b, SectionEntry(b, 4), 9); },
-       "section table: entry 3: id 9, expected 4 (targets)"},
+       "section table: entry 3: id 9, expected 4 (targets)", true},
+      {"names id", [](std::vector<uint8_t> &b) { Put32(b, SectionEntry(b, 14), 15); },
+       "section table: entry 13: id 15, expected 14 (names)", true},
       {"entry size", [](std::vector<uint8_t> &b) { Put32(b, SectionEntry(b, 10) + 4, 48); },
-       "section table: methods section: entry size 48, expected 56"},
+       "section table: methods section: entry size 48, expected 56", true},
+      {"names entry size", [](std::vector<uint8_t> &b) { Put32(b, SectionEntry(b, 14) + 4, 4); },
+       "section table: names section: entry size 4, expected 1", true},
       {"misaligned", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 5) + 8, SectionOffset(b, 5) + 4); },
-       "section table: functions section: offset"},
+       "section table: functions section: offset", true},
       {"outside", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 13) + 16, 1u << 20); },
-       "section table: bitcode section: bytes ["},
+       "section table: bitcode section: bytes [", true},
       {"huge size", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 13) + 16, ~0ull - 7); },
-       "outside the blob"},
+       "outside the blob", true},
       {"not multiple", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 10) + 16, 57); },
-       "methods section: size 57 is not a multiple of its entry size 56"},
+       "methods section: size 57 is not a multiple of its entry size 56", true},
       {"overlap", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 6) + 8, SectionOffset(b, 5)); },
-       "section table: globals section overlaps the functions section"},
-      {"over header", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 6) + 8, 64); },
-       "globals section: bytes [64, 72) overlap the header or the section table"},
+       "section table: globals section overlaps the functions section", true},
+      {"over header", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 3) + 8, 64); },
+       "options section: bytes [64, 88) overlap the header or the section table", true},
       {"strings nul", [](std::vector<uint8_t> &b) { b[SectionOffset(b, 1) + SectionSize(b, 1) - 1] = 'x'; },
-       "strings section: must be 1 to 2^32-1 bytes ending in NUL"},
-      {"string offset", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 5, 2), (uint32_t)SectionSize(b, 1)); },
-       "functions section: entry 2: name string offset"},
+       "strings section: must be 1 to 2^32-1 bytes ending in NUL", true},
+      {"names nul", [](std::vector<uint8_t> &b) { b[SectionOffset(b, 14) + SectionSize(b, 14) - 1] = 'x'; },
+       "names section: must be 1 to 2^32-1 bytes ending in NUL", false},
+      {"names empty", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 14) + 16, 0); },
+       "names section: must be 1 to 2^32-1 bytes ending in NUL (0 bytes)", false},
+      {"string offset", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 4, 1), (uint32_t)SectionSize(b, 1)); },
+       "targets section: entry 1: cpu string offset", true},
+      {"name offset", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 5, 2), (uint32_t)SectionSize(b, 14)); },
+       "functions section: entry 2: name string offset", false},
+      {"name offset message", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 6, 1), 100000); },
+       "globals section: entry 1: name string offset 100000 outside the names section", false},
       {"info kind", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 2, 0) + 12, 3); },
-       "info section: unknown image kind 3"},
+       "info section: unknown image kind 3", true},
       {"system base", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 2, 0) + 12, 0); },
-       "info section: a system image with base checksum 0x0123456789abcdef"},
+       "info section: a system image with base checksum 0x0123456789abcdef", true},
       {"pointer count", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 2, 0) + 24, 9); },
-       "info section: pointer array entry 8 is used by no table"},
+       "info section: pointer array entry 8 is used by no table", true},
       {"pointer count huge", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 2, 0) + 24, 1000000); },
-       "info section: pointer count 1000000 exceeds the 15 per-shard tables"},
+       "info section: pointer count 1000000 exceeds the 15 per-shard tables", true},
       {"options order",
        [](std::vector<uint8_t> &b) {
          uint32_t a = Get32(b, Entry(b, 3, 0)), c = Get32(b, Entry(b, 3, 1));
          Put32(b, Entry(b, 3, 0), c);
          Put32(b, Entry(b, 3, 1), a);
        },
-       "options section: entry 1: key 'opt_level' is not after 'sanitize'"},
+       "options section: entry 1: key 'opt_level' is not after 'sanitize'", true},
       {"target base", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 4, 1) + 12, 2); },
-       "targets section: entry 1: base target 2 is not an earlier target"},
+       "targets section: entry 1: base target 2 is not an earlier target", true},
       {"functions order", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 5, 3), Get32(b, Entry(b, 5, 2))); },
-       "functions section: entry 3: name 'main' is not after 'main'"},
+       "functions section: entry 3: name 'main' is not after 'main'", false},
+      {"globals order", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 6, 0), Get32(b, Entry(b, 6, 1))); },
+       "globals section: entry 1: name 'table' is not after 'table'", false},
       {"no targets", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 4) + 16, 0); },
-       "targets section: no targets"},
+       "targets section: no targets", true},
       {"shard fn range",
        [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 2), 77); },
-       "shards section: entry 0: function 2: 77 out of range (6 functions)"},
+       "shards section: entry 0: function 2: 77 out of range (6 functions)", true},
       {"shard fn twice",
        // shard 1's functions are {1,3,5} at indices 0+3+1+2+2+1 = 9..11.
        [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 9), 0); },
-       "shards section: entry 1: function 0 is already in another shard"},
+       "shards section: entry 1: function 0 is already in another shard", true},
       {"shard list offset", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 7, 1) + 4, 3); },
-       "shards section: entry 1: slot list at index 3, expected 13"},
+       "shards section: entry 1: slot list at index 3, expected 13", true},
       {"override range", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 3), 3); },
-       "shards section: entry 0: target 1 override 0: 3 out of range (3 shard functions)"},
+       "shards section: entry 0: target 1 override 0: 3 out of range (3 shard functions)", true},
       {"pointer range", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 1) + 8, 8); },
-       "shards section: entry 0: target 1 function table pointer index 8 out of range (8 pointers)"},
+       "shards section: entry 0: target 1 function table pointer index 8 out of range (8 pointers)",
+       true},
       {"pointer twice", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 7, 1) + 20, 5); },
-       "shards section: entry 1: globals table pointer index 5 used twice"},
+       "shards section: entry 1: globals table pointer index 5 used twice", true},
       {"empty with pointer", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 7, 2) + 16, 0); },
-       "shards section: entry 2: empty slots table has pointer index 0"},
+       "shards section: entry 2: empty slots table has pointer index 0", true},
       {"shard tables count", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 8) + 16, 16 * 8); },
-       "shard tables section: 8 entries, expected 3 shards x 3 targets"},
+       "shard tables section: 8 entries, expected 3 shards x 3 targets", true},
       {"list tiling",
        // Shrinking shard 1's function list leaves a gap before its next list.
        [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 3), 2); },
-       "shards section: entry 1: target 1 override list at index 12, expected 11"},
+       "shards section: entry 1: target 1 override list at index 12, expected 11", true},
+      {"function in no shard",
+       // Function 6 exists (the functions section grows into the globals'
+       // place; the globals move to 8 new bytes at the end) but no shard has it.
+       [](std::vector<uint8_t> &b) {
+         uint64_t globals = SectionOffset(b, 6), end = b.size();
+         b.resize(end + 8);
+         memcpy(b.data() + end, b.data() + globals, 8);
+         Put64(b, 16, end + 8);
+         Put64(b, SectionEntry(b, 6) + 8, end);
+         Put64(b, SectionEntry(b, 5) + 16, 7 * 4);
+       },
+       "functions section: entry 6 is in no shard", true},
       {"global in no shard",
        [](std::vector<uint8_t> &b) {
          // Drop shard 1's global list (the last list, index 13) and its pointer (7, the
@@ -624,27 +775,32 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
          Put32(b, Entry(b, 7, 2) + 4, 13);
          Put32(b, Entry(b, 7, 2) + 12, 13);
        },
-       "globals section: entry 1 ('table') is in no shard"},
+       "globals section: entry 1 is in no shard", true},
       {"method fn", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1) + 4, 120); },
-       "lib.so: image metadata: methods section: entry 1: function index 120 out of range (6 functions)"},
+       "lib.so: image metadata: methods section: entry 1: function index 120 out of range (6 functions)",
+       false},
       {"method order", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1), Get32(b, Entry(b, 10, 0))); },
-       "methods section: entry 1: key 'add' is not after 'add'"},
+       "methods section: entry 1: key 'add' is not after 'add'", false},
+      {"method key offset", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1), (uint32_t)SectionSize(b, 14)); },
+       "methods section: entry 1: key string offset", false},
       {"method flags", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1) + 8, 0x10); },
-       "methods section: entry 1: unknown flags 0x10"},
+       "methods section: entry 1: unknown flags 0x10", false},
       {"call range", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 11, 2), 3); },
-       "methods section: entry 1: call 1: method 3 out of range (3 methods)"},
+       "methods section: entry 1: call 1: method 3 out of range (3 methods)", false},
       {"call order", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 11, 2), 0); },
-       "methods section: entry 1: call 1: method 0 is not after 0"},
+       "methods section: entry 1: call 1: method 0 is not after 0", false},
       {"call tiling", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1) + 16, 0); },
-       "methods section: entry 1: calls [0, +2) are not the next 2 entries"},
+       "methods section: entry 1: calls [0, +2) are not the next 2 entries", false},
       {"call count", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1) + 12, 0xFFFFFFF0u); },
-       "methods section: entry 1: calls [1, +4294967280)"},
+       "methods section: entry 1: calls [1, +4294967280)", false},
       {"dep order", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 12, 2), Get32(b, Entry(b, 12, 1))); },
-       "deps section: entry 2: key 'a' is not after 'a'"},
+       "deps section: entry 2: key 'a' is not after 'a'", false},
+      {"dep key offset", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 12, 0), 100000); },
+       "deps section: entry 0: key string offset 100000 outside the names section", false},
       {"bitcode range", [](std::vector<uint8_t> &b) { Put64(b, Entry(b, 10, 2) + 48, 64); },
-       "methods section: entry 2: bitcode [16, +64) is not the next payload"},
+       "methods section: entry 2: bitcode [16, +64) is not the next payload", false},
       {"bitcode leftover", [](std::vector<uint8_t> &b) { Put64(b, Entry(b, 10, 2) + 48, 0); Put64(b, Entry(b, 10, 2) + 40, 0); },
-       "bitcode section: 24 bytes, but the methods use 16"},
+       "bitcode section: 24 bytes, but the methods use 16", false},
   };
   Desc d = Rich();
   const std::vector<uint8_t> good = Encode(&d.desc);
@@ -657,7 +813,41 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
     EXPECT_EQ(code, KILN_ERR_FORMAT) << c.what << ": " << msg;
     EXPECT_EQ(msg.rfind("lib.so: image metadata: ", 0), 0u) << c.what << ": " << msg;
     EXPECT_NE(msg.find(c.message), std::string::npos) << c.what << ": got '" << msg << "'";
+    kiln_error_code_t load_code = KILN_OK;
+    std::string load_msg = OpenLoadError(b, &load_code);
+    if (c.load) {
+      EXPECT_EQ(load_code, KILN_ERR_FORMAT) << c.what << ": " << load_msg;
+      EXPECT_EQ(load_msg, msg) << c.what;
+    } else {
+      EXPECT_EQ(load_code, KILN_OK) << c.what << ": " << load_msg;
+    }
   }
+}
+
+// The reader names the part a misplaced section belongs in.
+TEST(ImageFormatOpenTest, RejectsASectionInTheWrongPart) {
+  Desc d = Rich();
+  const std::vector<uint8_t> good = Encode(&d.desc);
+  const uint64_t load_size = LoadSize(good);
+  std::vector<uint8_t> b = good;
+  // targets (a load section) after the load size, in the directory's tail.
+  Put64(b, SectionEntry(b, 4) + 8, b.size() - 48);
+  Reseal(b);
+  std::string want = "lib.so: image metadata: section table: targets section: bytes [" +
+                     std::to_string(b.size() - 48) + ", +48) are not in the load part (the load "
+                     "part is bytes [0, " + std::to_string(load_size) + "))";
+  EXPECT_EQ(OpenError(b), want);
+  EXPECT_EQ(OpenLoadError(b), want);
+  // names (a directory section) inside the load part.
+  b = good;
+  Put64(b, SectionEntry(b, 14) + 8, load_size - 8);
+  Reseal(b);
+  want = "lib.so: image metadata: section table: names section: bytes [" +
+         std::to_string(load_size - 8) + ", +" + std::to_string(SectionSize(b, 14)) +
+         ") are not in the directory (the load part is bytes [0, " + std::to_string(load_size) +
+         "))";
+  EXPECT_EQ(OpenError(b), want);
+  EXPECT_EQ(OpenLoadError(b), want);
 }
 
 // ---- peek, table_symbol ------------------------------------------------------
@@ -680,6 +870,390 @@ TEST(ImageFormatPeekTest, ReturnsSizeAndChecksumFromTheHeaderAlone) {
   err = kiln_image_format_peek(b.data(), b.size(), "lib.so", &size, &sum);
   EXPECT_EQ(kiln_error_code(err), KILN_ERR_VERSION_MISMATCH);
   kiln_error_free(err);
+}
+
+// ---- The load view (kiln_image_format_open_load) ------------------------
+
+// Every accessor the load part answers gives the same value in a load view
+// as in the full view `full`.
+void ExpectSameLoadPart(const kiln_image_format_t *full, const kiln_image_format_t *load) {
+  EXPECT_EQ(kiln_image_format_version(load), kiln_image_format_version(full));
+  EXPECT_EQ(kiln_image_format_size(load), kiln_image_format_size(full));
+  EXPECT_EQ(kiln_image_format_checksum(load), kiln_image_format_checksum(full));
+  EXPECT_EQ(kiln_image_format_load_size(load), kiln_image_format_load_size(full));
+  EXPECT_STREQ(kiln_image_format_producer(load), kiln_image_format_producer(full));
+  EXPECT_STREQ(kiln_image_format_triple(load), kiln_image_format_triple(full));
+  EXPECT_STREQ(kiln_image_format_name(load), kiln_image_format_name(full));
+  EXPECT_EQ(kiln_image_format_kind(load), kiln_image_format_kind(full));
+  EXPECT_EQ(kiln_image_format_base_checksum(load), kiln_image_format_base_checksum(full));
+  ASSERT_EQ(kiln_image_format_option_count(load), kiln_image_format_option_count(full));
+  for (size_t i = 0; i < kiln_image_format_option_count(full); i++) {
+    const char *key = kiln_image_format_option_key(full, i);
+    EXPECT_STREQ(kiln_image_format_option_key(load, i), key);
+    EXPECT_STREQ(kiln_image_format_option_value(load, i), kiln_image_format_option_value(full, i));
+    EXPECT_STREQ(kiln_image_format_option_find(load, key), kiln_image_format_option_find(full, key));
+  }
+  size_t targets = kiln_image_format_target_count(full);
+  ASSERT_EQ(kiln_image_format_target_count(load), targets);
+  for (size_t k = 0; k < targets; k++) {
+    EXPECT_STREQ(kiln_image_format_target_cpu(load, k), kiln_image_format_target_cpu(full, k));
+    EXPECT_STREQ(kiln_image_format_target_features(load, k),
+                 kiln_image_format_target_features(full, k));
+    EXPECT_EQ(kiln_image_format_target_flags(load, k), kiln_image_format_target_flags(full, k));
+    EXPECT_EQ(kiln_image_format_target_base(load, k), kiln_image_format_target_base(full, k));
+  }
+  EXPECT_EQ(kiln_image_format_function_count(load), kiln_image_format_function_count(full));
+  EXPECT_EQ(kiln_image_format_global_count(load), kiln_image_format_global_count(full));
+  ASSERT_EQ(kiln_image_format_shard_count(load), kiln_image_format_shard_count(full));
+  size_t n = 0, m = 0;
+  for (size_t s = 0; s <= kiln_image_format_shard_count(full); s++) {  // one past the end too
+    EXPECT_EQ(List(kiln_image_format_shard_functions(load, s, &n), n),
+              List(kiln_image_format_shard_functions(full, s, &m), m));
+    EXPECT_EQ(List(kiln_image_format_shard_slots(load, s, &n), n),
+              List(kiln_image_format_shard_slots(full, s, &m), m));
+    EXPECT_EQ(List(kiln_image_format_shard_globals(load, s, &n), n),
+              List(kiln_image_format_shard_globals(full, s, &m), m));
+    for (size_t k = 0; k <= targets; k++) {
+      EXPECT_EQ(List(kiln_image_format_shard_overrides(load, s, k, &n), n),
+                List(kiln_image_format_shard_overrides(full, s, k, &m), m));
+      EXPECT_EQ(kiln_image_format_shard_pointer(load, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, k),
+                kiln_image_format_shard_pointer(full, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, k));
+    }
+    EXPECT_EQ(kiln_image_format_shard_pointer(load, s, KILN_IMAGE_FORMAT_TABLE_SLOTS, 0),
+              kiln_image_format_shard_pointer(full, s, KILN_IMAGE_FORMAT_TABLE_SLOTS, 0));
+    EXPECT_EQ(kiln_image_format_shard_pointer(load, s, KILN_IMAGE_FORMAT_TABLE_GLOBALS, 0),
+              kiln_image_format_shard_pointer(full, s, KILN_IMAGE_FORMAT_TABLE_GLOBALS, 0));
+  }
+  EXPECT_EQ(kiln_image_format_pointer_count(load), kiln_image_format_pointer_count(full));
+  EXPECT_EQ(kiln_image_format_pointer_offset(load), kiln_image_format_pointer_offset(full));
+}
+
+TEST(ImageFormatOpenLoadTest, OpensAValidBlobAndABufferCutToTheLoadSize) {
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  const uint64_t load_size = LoadSize(b);
+  ASSERT_LT(load_size, b.size());
+  kiln_image_format_t *full = nullptr;
+  ASSERT_EQ(kiln_image_format_open(b.data(), b.size(), "lib.so", &full), nullptr);
+
+  // The whole blob, exactly the load part (a fresh allocation, so ASan sees
+  // any read past it), and the load part at a misaligned address.
+  std::vector<uint8_t> cut(b.begin(), b.begin() + load_size);
+  std::vector<uint8_t> shifted(load_size + 5);
+  memcpy(shifted.data() + 5, b.data(), load_size);
+  const struct {
+    const char *what;
+    const uint8_t *data;
+    size_t size;
+  } inputs[] = {{"whole blob", b.data(), b.size()},
+                {"load part only", cut.data(), cut.size()},
+                {"misaligned load part", shifted.data() + 5, (size_t)load_size}};
+  for (const auto &in : inputs) {
+    SCOPED_TRACE(in.what);
+    kiln_image_format_t *load = (kiln_image_format_t *)1;
+    kiln_error_t *err = kiln_image_format_open_load(in.data, in.size, "lib.so", &load);
+    ASSERT_EQ(err, nullptr) << kiln_error_message(err);
+    ASSERT_NE(load, nullptr);
+    ExpectSameLoadPart(full, load);
+    EXPECT_EQ(kiln_image_format_function_count(load), 6u);
+    EXPECT_EQ(kiln_image_format_global_count(load), 2u);
+    EXPECT_EQ(kiln_image_format_pointer_count(load), 8u);
+    EXPECT_STREQ(kiln_image_format_option_find(load, "opt_level"), "2");
+    EXPECT_STREQ(kiln_image_format_target_cpu(load, 2), "haswell");
+    EXPECT_EQ(kiln_image_format_size(load), b.size());
+    kiln_image_format_close(load);
+  }
+  kiln_image_format_close(full);
+
+  // A system image with no shards, and a large one, behave alike.
+  for (Desc other : {Minimal(), Large(200, 5)}) {
+    std::vector<uint8_t> o = Encode(other.Build());
+    std::vector<uint8_t> part(o.begin(), o.begin() + LoadSize(o));
+    kiln_image_format_t *f = nullptr, *l = nullptr;
+    ASSERT_EQ(kiln_image_format_open(o.data(), o.size(), "o", &f), nullptr);
+    ASSERT_EQ(kiln_image_format_open_load(part.data(), part.size(), "o", &l), nullptr);
+    ExpectSameLoadPart(f, l);
+    kiln_image_format_close(l);
+    kiln_image_format_close(f);
+  }
+}
+
+TEST(ImageFormatOpenLoadTest, DirectoryAccessorsSeeNoEntries) {
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  kiln_image_format_t *v = nullptr;
+  ASSERT_EQ(kiln_image_format_open_load(b.data(), LoadSize(b), "lib.so", &v), nullptr);
+  ASSERT_EQ(kiln_image_format_function_count(v), 6u);  // counts are in the load part
+  for (size_t i = 0; i < 6; i++) EXPECT_EQ(kiln_image_format_function_name(v, i), nullptr);
+  EXPECT_EQ(kiln_image_format_global_name(v, 0), nullptr);
+  EXPECT_EQ(kiln_image_format_global_name(v, 1), nullptr);
+  EXPECT_EQ(kiln_image_format_method_count(v), 0u);
+  EXPECT_EQ(kiln_image_format_method_key(v, 0), nullptr);
+  EXPECT_EQ(kiln_image_format_method_function(v, 0), 0u);
+  EXPECT_EQ(kiln_image_format_method_flags(v, 0), 0u);
+  EXPECT_EQ(kiln_image_format_method_fingerprint(v, 2), 0u);
+  size_t n = 99;
+  EXPECT_EQ(kiln_image_format_method_calls(v, 1, &n), nullptr);
+  EXPECT_EQ(n, 0u);
+  EXPECT_EQ(kiln_image_format_method_dep_count(v, 0), 0u);
+  EXPECT_EQ(kiln_image_format_method_dep_key(v, 0, 0), nullptr);
+  EXPECT_EQ(kiln_image_format_method_dep_fingerprint(v, 0, 0), 0u);
+  n = 99;
+  EXPECT_EQ(kiln_image_format_method_bitcode(v, 0, &n), nullptr);
+  EXPECT_EQ(n, 0u);
+
+  using Find = kiln_error_t *(*)(const kiln_image_format_t *, const char *, size_t *);
+  const struct {
+    Find find;
+    const char *key;
+  } finds[] = {{kiln_image_format_function_find, "add"},
+               {kiln_image_format_global_find, "counter"},
+               {kiln_image_format_method_find, "main"}};
+  for (const auto &f : finds) {
+    size_t idx = 0;
+    kiln_error_t *err = f.find(v, f.key, &idx);
+    EXPECT_EQ(kiln_error_code(err), KILN_ERR_UNSUPPORTED) << f.key;
+    EXPECT_NE(std::string(kiln_error_message(err)).find("kiln_image_format_open_load"),
+              std::string::npos)
+        << kiln_error_message(err);
+    EXPECT_EQ(idx, SIZE_MAX);
+    kiln_error_free(err);
+    // A NULL argument is still an argument error.
+    err = f.find(v, nullptr, &idx);
+    EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+    kiln_error_free(err);
+  }
+  kiln_image_format_close(v);
+}
+
+TEST(ImageFormatOpenLoadTest, RejectsNullArgumentsBadMagicAndOtherVersions) {
+  kiln_image_format_t *img = (kiln_image_format_t *)1;
+  kiln_error_t *err = kiln_image_format_open_load(nullptr, 10, "x", &img);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(img, nullptr);
+  kiln_error_free(err);
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  err = kiln_image_format_open_load(b.data(), b.size(), "x", nullptr);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  kiln_error_free(err);
+  kiln_error_code_t code = KILN_OK;
+  EXPECT_NE(OpenLoadError(std::vector<uint8_t>(), &code).find("lib.so: image metadata: truncated"),
+            std::string::npos);
+  EXPECT_EQ(code, KILN_ERR_FORMAT);
+  std::vector<uint8_t> bad = b;
+  bad[0] = 0x7f;
+  EXPECT_EQ(OpenLoadError(bad, &code), "lib.so: image metadata: not a kiln image (bad magic)");
+  EXPECT_EQ(code, KILN_ERR_FORMAT);
+  bad = b;
+  Put32(bad, 8, 4);
+  EXPECT_EQ(OpenLoadError(bad, &code),
+            "lib.so: image metadata: format version 4, but this reader accepts only version 3");
+  EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
+}
+
+// The load view reads the load checksum and nothing after the load part:
+// a damaged directory or blob checksum fails only the full open.
+TEST(ImageFormatOpenLoadTest, ChecksTheLoadChecksumOnly) {
+  Desc d = Rich();
+  const std::vector<uint8_t> good = Encode(&d.desc);
+  std::vector<uint8_t> b = good;
+  b[b.size() - 9] ^= 0x40;  // a bitcode byte (the directory's tail)
+  EXPECT_NE(OpenError(b).find("image metadata: checksum mismatch"), std::string::npos);
+  EXPECT_EQ(OpenLoadError(b), "");
+  b = good;
+  b[LoadSize(b) - 1] ^= 0x40;  // the last byte of the load part
+  EXPECT_NE(OpenError(b).find("image metadata: checksum mismatch"), std::string::npos);
+  EXPECT_NE(OpenLoadError(b).find("image metadata: load part checksum mismatch"),
+            std::string::npos);
+  // A damaged directory behind a valid blob checksum: a structural error for
+  // the full open only.
+  b = good;
+  Put32(b, SectionOffset(b, 10) + 56 + 4, 120);  // method 1's function
+  Reseal(b);
+  EXPECT_NE(OpenError(b).find("methods section: entry 1: function index 120 out of range"),
+            std::string::npos);
+  EXPECT_EQ(OpenLoadError(b), "");
+}
+
+TEST(ImageFormatHasDirectoryTest, TrueForAFullViewOnly) {
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  kiln_image_format_t *full = nullptr, *load = nullptr;
+  ASSERT_EQ(kiln_image_format_open(b.data(), b.size(), "x", &full), nullptr);
+  ASSERT_EQ(kiln_image_format_open_load(b.data(), b.size(), "x", &load), nullptr);
+  EXPECT_TRUE(kiln_image_format_has_directory(full));
+  EXPECT_FALSE(kiln_image_format_has_directory(load));
+  EXPECT_FALSE(kiln_image_format_has_directory(nullptr));
+  kiln_image_format_close(load);
+  kiln_image_format_close(full);
+}
+
+// The load size is where the directory starts: the encoder lays the
+// sections out in kKifLayoutOrder, the load part's first, each 8-aligned and
+// back to back, and the section table still lists them in id order.
+TEST(ImageFormatLoadSizeTest, SplitsTheBlobWhereTheDirectoryStarts) {
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  kiln_image_format_t *full = nullptr, *load = nullptr;
+  ASSERT_EQ(kiln_image_format_open(b.data(), b.size(), "x", &full), nullptr);
+  ASSERT_EQ(kiln_image_format_open_load(b.data(), b.size(), "x", &load), nullptr);
+  const uint64_t load_size = LoadSize(b);
+  EXPECT_EQ(kiln_image_format_load_size(full), load_size);
+  EXPECT_EQ(kiln_image_format_load_size(load), load_size);
+  EXPECT_EQ(kiln_image_format_load_size(nullptr), 0u);
+  kiln_image_format_close(load);
+  kiln_image_format_close(full);
+
+  EXPECT_EQ(load_size % 8, 0u);
+  EXPECT_EQ(SectionOffset(b, KIF_SEC_NAMES), load_size);
+  for (uint32_t id = 1; id <= KIF_SECTION_COUNT; id++) {
+    EXPECT_EQ(Get32(b, SectionEntry(b, id)), id);
+    if (kKifInDirectory[id]) {
+      EXPECT_GE(SectionOffset(b, id), load_size) << kKifSectionName[id];
+    } else {
+      EXPECT_LE(SectionOffset(b, id) + SectionSize(b, id), load_size) << kKifSectionName[id];
+    }
+  }
+  uint64_t pos = 64 + KIF_SECTION_COUNT * 24;
+  for (int j = 0; j < KIF_SECTION_COUNT; j++) {
+    int id = kKifLayoutOrder[j];
+    pos = (pos + 7) & ~(uint64_t)7;
+    EXPECT_EQ(SectionOffset(b, id), pos) << kKifSectionName[id];
+    pos += SectionSize(b, id);
+  }
+  EXPECT_EQ((pos + 7) & ~(uint64_t)7, b.size());
+  // The names moved out of the strings section: no symbol name is in it.
+  std::string strings((const char *)b.data() + SectionOffset(b, KIF_SEC_STRINGS),
+                      SectionSize(b, KIF_SEC_STRINGS));
+  std::string names((const char *)b.data() + SectionOffset(b, KIF_SEC_NAMES),
+                    SectionSize(b, KIF_SEC_NAMES));
+  for (const char *sym : {"kernel", "zeta", "counter", "base.f"}) {
+    EXPECT_EQ(strings.find(sym), std::string::npos) << sym;
+    EXPECT_NE(names.find(sym), std::string::npos) << sym;
+  }
+  EXPECT_NE(strings.find("haswell"), std::string::npos);
+  EXPECT_EQ(names.find("haswell"), std::string::npos);
+}
+
+// Both checksums as docs/image-format.md defines them (testing.h's Reseal
+// recomputes them independently): resealing an encoded blob changes nothing.
+TEST(ImageFormatChecksumTest, LoadAndBlobChecksumsFollowTheirDefinitions) {
+  for (Desc d : {Minimal(), Rich(), Large(40, 3)}) {
+    std::vector<uint8_t> b = Encode(d.Build());
+    std::vector<uint8_t> resealed = b;
+    Put64(resealed, 24, 0);
+    Put64(resealed, 56, 0);
+    Reseal(resealed);
+    EXPECT_EQ(resealed, b);
+    EXPECT_EQ(Get64(b, 56), kif_load_checksum(b.data(), LoadSize(b)));
+    EXPECT_EQ(Get64(b, 24), kif_checksum(b.data(), b.size()));
+  }
+}
+
+TEST(ImageFormatPeekTest, LoadSizeFromTheHeaderAlone) {
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  uint64_t load_size = 1;
+  ASSERT_EQ(kiln_image_format_peek_load_size(b.data(), KILN_IMAGE_FORMAT_HEADER_SIZE, "x",
+                                             &load_size),
+            nullptr);
+  EXPECT_EQ(load_size, LoadSize(b));
+
+  struct Case {
+    const char *what;
+    std::vector<uint8_t> data;
+    size_t size;
+    kiln_error_code_t code;
+    std::string message;
+  };
+  std::vector<Case> cases;
+  std::vector<uint8_t> bad = b;
+  bad[1] = 'X';
+  cases.push_back({"bad magic", bad, bad.size(), KILN_ERR_FORMAT,
+                   "lib.so: image metadata: not a kiln image (bad magic)"});
+  cases.push_back({"truncated header", b, 63, KILN_ERR_FORMAT,
+                   "lib.so: image metadata: truncated: buffer has 63 bytes, the header needs 64"});
+  bad = b;
+  Put32(bad, 8, 2);
+  cases.push_back({"version", bad, 64, KILN_ERR_VERSION_MISMATCH,
+                   "lib.so: image metadata: format version 2, but this reader accepts only "
+                   "version 3"});
+  const std::string total = std::to_string(b.size());
+  bad = b;
+  Put64(bad, 48, LoadSize(b) + 4);
+  cases.push_back({"not a multiple of 8", bad, 64, KILN_ERR_FORMAT,
+                   "lib.so: image metadata: header: load size " + std::to_string(LoadSize(b) + 4) +
+                       " is not a multiple of 8 between the header size 64 and the total size " +
+                       total});
+  bad = b;
+  Put64(bad, 48, b.size() + 8);
+  cases.push_back({"beyond total", bad, 64, KILN_ERR_FORMAT,
+                   "lib.so: image metadata: header: load size " + std::to_string(b.size() + 8) +
+                       " is not a multiple of 8 between the header size 64 and the total size " +
+                       total});
+  bad = b;
+  Put64(bad, 48, 0);
+  cases.push_back({"below the header", bad, 64, KILN_ERR_FORMAT,
+                   "lib.so: image metadata: header: load size 0 is not a multiple of 8 between "
+                   "the header size 64 and the total size " + total});
+  for (const Case &c : cases) {
+    load_size = 1;
+    kiln_error_t *err = kiln_image_format_peek_load_size(c.data.data(), c.size, "lib.so", &load_size);
+    EXPECT_EQ(kiln_error_code(err), c.code) << c.what;
+    EXPECT_EQ(std::string(kiln_error_message(err)), c.message) << c.what;
+    EXPECT_EQ(load_size, 0u) << c.what;
+    kiln_error_free(err);
+  }
+  // The full total is a valid load size (an image whose directory is empty).
+  bad = b;
+  Put64(bad, 48, b.size());
+  ASSERT_EQ(kiln_image_format_peek_load_size(bad.data(), 64, "x", &load_size), nullptr);
+  EXPECT_EQ(load_size, b.size());
+
+  kiln_error_t *err = kiln_image_format_peek_load_size(b.data(), b.size(), "x", nullptr);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  kiln_error_free(err);
+  err = kiln_image_format_peek_load_size(nullptr, 64, nullptr, &load_size);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(load_size, 0u);
+  kiln_error_free(err);
+}
+
+// The libFuzzer seeds (fuzz_corpus/) are blobs of the current version, each
+// the encoding of one testing.h description, so the fuzzer starts from
+// inputs that pass every check. After a format change, regenerate them with
+//   tools/bazelw test //components/image_format:image_format_test \
+//     --test_env=KILN_IMAGE_FORMAT_WRITE_SEEDS=/tmp/seeds
+// and copy /tmp/seeds/* to components/image_format/fuzz_corpus/.
+TEST(ImageFormatSeedCorpusTest, SeedsAreCurrentEncodings) {
+  const char *write_dir = getenv("KILN_IMAGE_FORMAT_WRITE_SEEDS");
+  Desc no_methods = Rich();
+  no_methods.methods.clear();
+  no_methods.Build();
+  const struct {
+    const char *file;
+    Desc desc;
+  } seeds[] = {{"seed_minimal", Minimal()},
+               {"seed_no_methods", no_methods},
+               {"seed_rich", Rich()},
+               {"seed_large40", Large(40, 3)}};
+  for (const auto &seed : seeds) {
+    Desc d = seed.desc;  // copies: Build() re-points the desc at this copy's storage
+    std::vector<uint8_t> want = Encode(d.Build());
+    if (write_dir != nullptr) {
+      std::ofstream out(std::string(write_dir) + "/" + seed.file, std::ios::binary);
+      out.write((const char *)want.data(), (std::streamsize)want.size());
+      ASSERT_TRUE(out.good()) << write_dir << "/" << seed.file;
+    }
+    std::ifstream in(std::string("components/image_format/fuzz_corpus/") + seed.file,
+                     std::ios::binary);
+    ASSERT_TRUE(in.good()) << seed.file;
+    std::vector<uint8_t> got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(OpenError(got), "") << seed.file;
+    EXPECT_EQ(OpenLoadError(got), "") << seed.file;
+    EXPECT_TRUE(got == want) << seed.file << " is not the current encoding of its description";
+  }
 }
 
 TEST(ImageFormatTableSymbolTest, NamesAndSnprintfContract) {

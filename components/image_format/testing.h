@@ -1,8 +1,8 @@
 // components/image_format/testing.h — test-only helpers: a rich description
 // with owned storage (several targets, shards, overrides, slots, globals,
 // methods with calls/deps/bitcode), a scalable one for benchmarks, and
-// patching helpers for crafting structurally invalid blobs with a valid
-// checksum.
+// patching helpers for crafting structurally invalid blobs with valid
+// checksums (load checksum, then blob checksum).
 #ifndef KILN_IMAGE_FORMAT_TESTING_H
 #define KILN_IMAGE_FORMAT_TESTING_H
 
@@ -158,6 +158,19 @@ inline Desc Rich() {
   return d;
 }
 
+// The smallest valid image: a system image with one target ("generic", no
+// features), producer "p", triple "t", an empty name and nothing else.
+inline Desc Minimal() {
+  Desc d;
+  d.desc.producer = "p";
+  d.desc.triple = "t";
+  d.desc.name = "";
+  d.desc.kind = KILN_IMAGE_FORMAT_KIND_SYSTEM;
+  d.targets = {{"generic", "", 0, 0}};
+  d.Build();
+  return d;
+}
+
 // A system image with `n` functions (and n/8 globals) in `shards` shards, 3
 // targets overriding every 4th / 8th function, a slot per 16 functions and
 // one method per function: the shape of a real image, for benchmarks.
@@ -203,12 +216,29 @@ inline Desc Large(size_t n, size_t shard_count) {
   return d;
 }
 
-// Recomputes the checksum as docs/image-format.md defines it: hash64 of
-// bytes [0, 24) with seed 0 seeds the wide hash of bytes [32, size).
-inline void Reseal(std::vector<uint8_t> &blob) {
+// Recomputes both checksums as docs/image-format.md defines them, the load
+// checksum first because the blob checksum covers its field:
+//   load:  hash64 of [0, 24) seed 0 -> seeds hash64 of [32, 56) -> seeds the
+//          wide hash of [64, load size)  (skipped when the header's load size
+//          is not between 64 and the buffer size: the reader rejects it anyway)
+//   blob:  hash64 of [0, 24) seed 0 -> seeds the wide hash of [32, size)
+inline void ResealLoad(std::vector<uint8_t> &blob) {
+  uint64_t load_size;
+  memcpy(&load_size, blob.data() + 48, 8);
+  if (load_size < 64 || load_size > blob.size()) return;
+  uint64_t seed = kiln_image_format_hash64(blob.data(), 24, 0);
+  seed = kiln_image_format_hash64(blob.data() + 32, 24, seed);
+  uint64_t sum = kif_wide_hash64(blob.data() + 64, load_size - 64, seed);
+  memcpy(blob.data() + 56, &sum, 8);
+}
+inline void ResealBlob(std::vector<uint8_t> &blob) {
   uint64_t seed = kiln_image_format_hash64(blob.data(), 24, 0);
   uint64_t sum = kif_wide_hash64(blob.data() + 32, blob.size() - 32, seed);
   memcpy(blob.data() + 24, &sum, 8);
+}
+inline void Reseal(std::vector<uint8_t> &blob) {
+  ResealLoad(blob);
+  ResealBlob(blob);
 }
 
 inline uint32_t Get32(const std::vector<uint8_t> &b, uint64_t off) {
@@ -223,6 +253,9 @@ inline uint64_t Get64(const std::vector<uint8_t> &b, uint64_t off) {
 }
 inline void Put32(std::vector<uint8_t> &b, uint64_t off, uint32_t v) { memcpy(b.data() + off, &v, 4); }
 inline void Put64(std::vector<uint8_t> &b, uint64_t off, uint64_t v) { memcpy(b.data() + off, &v, 8); }
+
+// The header's load size: bytes [0, load size) are the load part.
+inline uint64_t LoadSize(const std::vector<uint8_t> &b) { return Get64(b, 48); }
 
 // Offset of the section-table entry of section `id` (1-based), and the
 // section's offset and size.
