@@ -335,41 +335,87 @@ static kiln_error_t *check_pointer(const kiln_image_format_t *v, uint8_t *used, 
   return NULL;
 }
 
+/* Which list of a shard check_list looks at; named only in messages. */
+typedef struct list_id {
+  const char *kind; /* "function", "override", "slot", "global" */
+  size_t target;    /* for overrides */
+} list_id;
+
+static const char *list_name(char *buf, size_t size, list_id id) {
+  if (strcmp(id.kind, "override") == 0) {
+    snprintf(buf, size, "target %zu override", id.target);
+  } else {
+    snprintf(buf, size, "%s", id.kind);
+  }
+  return buf;
+}
+
 /* One index list of a shard: it must start where the previous list ended
  * (lists tile the shard indices section in order), fit, and its entries must
- * be below `limit`, strictly ascending when `ascending`. */
+ * be below `limit`, strictly ascending when `ascending`. The loop only
+ * accumulates a "bad" flag, so it vectorizes; the entry at fault is looked
+ * for again when there is one. This runs before every dlopen. */
 static kiln_error_t *check_list(const kiln_image_format_t *v, const char *name, size_t shard,
-                                const char *what, uint32_t count, uint32_t offset,
-                                uint64_t *cursor, uint64_t limit, const char *limit_what,
-                                int ascending) {
+                                list_id id, uint32_t count, uint32_t offset, uint64_t *cursor,
+                                uint64_t limit, const char *limit_what, int ascending) {
+  char what[48];
   if (offset != *cursor) {
     return FAIL("shards section: entry %zu: %s list at index %u, expected %llu (lists are "
                 "stored back to back)",
-                shard, what, offset, (unsigned long long)*cursor);
+                shard, list_name(what, sizeof(what), id), offset, (unsigned long long)*cursor);
   }
   if (count > v->index_count - offset) {
     return FAIL("shards section: entry %zu: %s list [%u, +%u) outside the shard indices "
                 "section (%zu entries)",
-                shard, what, offset, count, v->index_count);
+                shard, list_name(what, sizeof(what), id), offset, count, v->index_count);
   }
   const uint32_t *list = v->indices + offset;
-  for (uint32_t i = 0; i < count; i++) {
+  /* limit < 2^32 (section counts are checked against 32-bit indices), so
+   * the compares stay 32-bit wide. */
+  const uint32_t lim = (uint32_t)limit;
+  uint32_t bad = 0;
+  if (count > 0) bad |= list[0] >= lim;
+  if (ascending) {
+    for (uint32_t i = 1; i < count; i++) bad |= (list[i] >= lim) | (list[i] <= list[i - 1]);
+  } else {
+    for (uint32_t i = 1; i < count; i++) bad |= list[i] >= lim;
+  }
+  for (uint32_t i = 0; bad && i < count; i++) {
     if (list[i] >= limit) {
-      return FAIL("shards section: entry %zu: %s %u: %u out of range (%llu %s)", shard, what, i,
-                  list[i], (unsigned long long)limit, limit_what);
+      return FAIL("shards section: entry %zu: %s %u: %u out of range (%llu %s)", shard,
+                  list_name(what, sizeof(what), id), i, list[i], (unsigned long long)limit,
+                  limit_what);
     }
     if (ascending && i > 0 && list[i] <= list[i - 1]) {
       return FAIL("shards section: entry %zu: %s %u: %u is not after %u (must be strictly "
                   "ascending)",
-                  shard, what, i, list[i], list[i - 1]);
+                  shard, list_name(what, sizeof(what), id), i, list[i], list[i - 1]);
     }
   }
   *cursor += count;
   return NULL;
 }
 
+/* Marks each entry of an in-range list in `used` (one byte per function or
+ * global); an entry already marked (by an earlier shard: the list itself
+ * is strictly ascending) is an error. */
+static kiln_error_t *mark_owned(const uint32_t *list, uint32_t count, uint8_t *used,
+                                const char *name, size_t shard, const char *what) {
+  uint8_t seen = 0;
+  for (uint32_t i = 0; i < count; i++) seen |= used[list[i]];
+  for (uint32_t i = 0; seen && i < count; i++) {
+    if (used[list[i]]) {
+      return FAIL("shards section: entry %zu: %s %u is already in another shard", shard, what,
+                  list[i]);
+    }
+  }
+  for (uint32_t i = 0; i < count; i++) used[list[i]] = 1;
+  return NULL;
+}
+
 static kiln_error_t *check_shards(kiln_image_format_t *v, const section *shd,
                                   const section *stb, const char *name) {
+  (void)shd;
   uint64_t tables = (uint64_t)v->shard_count * v->target_count;
   if (stb->count != tables) {
     return FAIL("shard tables section: %llu entries, expected %zu shards x %zu targets",
@@ -394,48 +440,41 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *shd,
     const uint8_t *e = v->shards + s * kKifEntrySize[KIF_SEC_SHARDS];
     const uint8_t *t0 = v->shard_tables + s * v->target_count * kKifEntrySize[KIF_SEC_SHARD_TABLES];
     uint32_t nfn = kif_get32(t0 + KIF_STB_COUNT);
-    char what[48];
     for (size_t k = 0; k < v->target_count && err == NULL; k++) {
       const uint8_t *t = t0 + k * kKifEntrySize[KIF_SEC_SHARD_TABLES];
-      uint32_t count = kif_get32(t + KIF_STB_COUNT);
+      uint32_t count = kif_get32(t + KIF_STB_COUNT), offset = kif_get32(t + KIF_STB_OFFSET);
       if (k == 0) {
-        err = check_list(v, name, s, "function", count, kif_get32(t + KIF_STB_OFFSET), &cursor,
+        err = check_list(v, name, s, (list_id){"function", 0}, count, offset, &cursor,
                          v->function_count, "functions", 1);
-        for (uint32_t i = 0; err == NULL && i < count; i++) {
-          uint32_t f = v->indices[kif_get32(t + KIF_STB_OFFSET) + i];
-          if (used_fn[f]) {
-            err = FAIL("shards section: entry %zu: function %u is already in another shard", s, f);
-          }
-          used_fn[f] = 1;
-        }
+        if (err == NULL) err = mark_owned(v->indices + offset, count, used_fn, name, s, "function");
       } else {
-        snprintf(what, sizeof(what), "target %zu override", k);
-        err = check_list(v, name, s, what, count, kif_get32(t + KIF_STB_OFFSET), &cursor, nfn,
+        err = check_list(v, name, s, (list_id){"override", k}, count, offset, &cursor, nfn,
                          "shard functions", 1);
       }
       if (err == NULL && kif_get32(t + KIF_STB_RESERVED) != 0) {
         err = FAIL("shards section: entry %zu: target %zu table: reserved field not zero", s, k);
       }
       if (err == NULL) {
-        snprintf(what, sizeof(what), "target %zu function", k);
-        err = check_pointer(v, used_ptr, name, s, what, count, kif_get32(t + KIF_STB_POINTER));
+        uint32_t p = kif_get32(t + KIF_STB_POINTER);
+        if (count == 0 ? p != KIF_NO_POINTER : p >= v->pointer_count || used_ptr[p]) {
+          char what[48];
+          snprintf(what, sizeof(what), "target %zu function", k);
+          err = check_pointer(v, used_ptr, name, s, what, count, p);
+        } else if (count != 0) {
+          used_ptr[p] = 1;
+        }
       }
     }
     if (err != NULL) break;
     uint32_t nslot = kif_get32(e + KIF_SHD_SLOT_COUNT), ngl = kif_get32(e + KIF_SHD_GLOBAL_COUNT);
-    err = check_list(v, name, s, "slot", nslot, kif_get32(e + KIF_SHD_SLOT_OFFSET), &cursor,
-                     v->function_count, "functions", 0);
+    uint32_t gl_offset = kif_get32(e + KIF_SHD_GLOBAL_OFFSET);
+    err = check_list(v, name, s, (list_id){"slot", 0}, nslot, kif_get32(e + KIF_SHD_SLOT_OFFSET),
+                     &cursor, v->function_count, "functions", 0);
     if (err == NULL) {
-      err = check_list(v, name, s, "global", ngl, kif_get32(e + KIF_SHD_GLOBAL_OFFSET), &cursor,
+      err = check_list(v, name, s, (list_id){"global", 0}, ngl, gl_offset, &cursor,
                        v->global_count, "globals", 1);
     }
-    for (uint32_t i = 0; err == NULL && i < ngl; i++) {
-      uint32_t g = v->indices[kif_get32(e + KIF_SHD_GLOBAL_OFFSET) + i];
-      if (used_gl[g]) {
-        err = FAIL("shards section: entry %zu: global %u is already in another shard", s, g);
-      }
-      used_gl[g] = 1;
-    }
+    if (err == NULL) err = mark_owned(v->indices + gl_offset, ngl, used_gl, name, s, "global");
     if (err == NULL) {
       err = check_pointer(v, used_ptr, name, s, "slots", nslot, kif_get32(e + KIF_SHD_SLOTS_POINTER));
     }
@@ -452,23 +491,20 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *shd,
   }
   /* Names are in the directory, which this check does not need: the
    * messages give indices only. */
-  for (size_t f = 0; f < v->function_count; f++) {
-    if (!used_fn[f]) {
-      err = FAIL("functions section: entry %zu is in no shard", f);
-      goto out;
-    }
+  if (memchr(used_fn, 0, v->function_count) != NULL) {
+    size_t f = (size_t)((const uint8_t *)memchr(used_fn, 0, v->function_count) - used_fn);
+    err = FAIL("functions section: entry %zu is in no shard", f);
+    goto out;
   }
-  for (size_t g = 0; g < v->global_count; g++) {
-    if (!used_gl[g]) {
-      err = FAIL("globals section: entry %zu is in no shard", g);
-      goto out;
-    }
+  if (memchr(used_gl, 0, v->global_count) != NULL) {
+    size_t g = (size_t)((const uint8_t *)memchr(used_gl, 0, v->global_count) - used_gl);
+    err = FAIL("globals section: entry %zu is in no shard", g);
+    goto out;
   }
-  for (uint32_t p = 0; p < v->pointer_count; p++) {
-    if (!used_ptr[p]) {
-      err = FAIL("info section: pointer array entry %u is used by no table", p);
-      goto out;
-    }
+  if (memchr(used_ptr, 0, v->pointer_count) != NULL) {
+    size_t p = (size_t)((const uint8_t *)memchr(used_ptr, 0, v->pointer_count) - used_ptr);
+    err = FAIL("info section: pointer array entry %zu is used by no table", p);
+    goto out;
   }
 out:
   free(used_ptr);

@@ -35,6 +35,7 @@ struct kiln_loader_options {
   kiln_loader_required_t *required;
   size_t required_count;
   bool accept_any_producer;
+  bool eager_directory; /* verify the directory before dlopen too */
 };
 
 /* One PT_LOAD segment (addresses relative to the load base). */
@@ -61,13 +62,12 @@ typedef struct kiln_loader_elf {
 
 struct kiln_loader_info {
   char *name;
-  /* The validated blob bytes: for a file, inside `map` (a private read-only
-   * mapping of the file pages that hold the root, owned, munmap'ed with the
-   * info); for a buffer, a malloc'ed copy (`map` NULL). */
+  /* The validated bytes, read from the file (or copied from the buffer)
+   * into `blob_copy`: the whole blob, or only its load part when `format`
+   * is a load view (kiln_image_format_open_load). blob_size is the blob's
+   * declared size either way. */
   const void *blob;
   size_t blob_size;
-  void *map;
-  size_t map_size;
   void *blob_copy;
   kiln_image_format_t *format;
   kiln_loader_elf_t elf;
@@ -85,9 +85,11 @@ struct kiln_loader_info {
 
 /* Validates the file at `path` (steps 1-2). When `require_target`, "no
  * compatible target" is an error (kiln_loader_open), else it is recorded in
- * the info (kiln_loader_inspect). */
+ * the info (kiln_loader_inspect). With `directory` the whole blob is read
+ * and validated (info->format is a full view), else only its load part. */
 kiln_error_t *kiln_loader_validate_file_(const char *path, const kiln_loader_options_t *options,
-                                         bool require_target, kiln_loader_info_t **info_out);
+                                         bool require_target, bool directory,
+                                         kiln_loader_info_t **info_out);
 
 /* The default options (shared by functions given NULL options). */
 void kiln_loader_options_init_(kiln_loader_options_t *options);

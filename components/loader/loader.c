@@ -132,12 +132,21 @@ void kiln_loader_options_accept_any_producer(kiln_loader_options_t *options, boo
   if (options != NULL) options->accept_any_producer = accept;
 }
 
+void kiln_loader_options_set_eager_directory(kiln_loader_options_t *options, bool eager) {
+  if (options != NULL) options->eager_directory = eager;
+}
+
 /* ---- Loading ----------------------------------------------------------------- */
 
 struct kiln_loader_image {
   kiln_loader_info_t *info; /* validation result; info->format views info->blob */
   void *handle;             /* dlopen's */
   uintptr_t base;           /* load bias (link_map l_addr) */
+  const unsigned char *root; /* the mapped root */
+  /* The full view (with the directory): info->format when it is one (eager
+   * directory), else opened over the mapped root on first use, published
+   * by compare-exchange and owned by the image. */
+  _Atomic(kiln_image_format_t *) directory;
   size_t target;
   void **functions;
   size_t function_count;
@@ -167,6 +176,40 @@ static bool in_image(const kiln_loader_image_t *image, uintptr_t addr, uint64_t 
     return true;
   }
   return false;
+}
+
+/* The largest range [*lo, *hi) around `addr` in which every word passes
+ * in_image(..., writable = true): its PT_LOAD segment minus PT_GNU_RELRO.
+ * False when `addr` itself does not pass. */
+static bool writable_range(const kiln_loader_image_t *image, uintptr_t addr, uintptr_t *lo,
+                           uintptr_t *hi) {
+  if (!in_image(image, addr, sizeof(void *), true)) return false;
+  uint64_t vaddr = (uint64_t)(addr - image->base);
+  const kiln_loader_elf_t *elf = &image->info->elf;
+  for (size_t i = 0; i < elf->segment_count; i++) {
+    const kiln_loader_segment_t *seg = &elf->segments[i];
+    if (vaddr < seg->vaddr || vaddr - seg->vaddr >= seg->memsz) continue;
+    uint64_t l = seg->vaddr, h = seg->vaddr + seg->memsz;
+    if (elf->has_relro) {
+      uint64_t rl = elf->relro_vaddr, rh = elf->relro_vaddr + elf->relro_memsz;
+      if (rh <= vaddr && rh > l) l = rh;
+      if (rl > vaddr && rl < h) h = rl;
+    }
+    *lo = image->base + (uintptr_t)l;
+    *hi = image->base + (uintptr_t)h;
+    return true;
+  }
+  return false;
+}
+
+/* "function 12 ('name')" when the view has names, else "function 12". */
+static void function_label(char *buf, size_t size, const kiln_image_format_t *format, size_t f) {
+  const char *name = kiln_image_format_function_name(format, f);
+  if (name != NULL) {
+    snprintf(buf, size, "function %zu ('%.80s')", f, name);
+  } else {
+    snprintf(buf, size, "function %zu", f);
+  }
 }
 
 /* The address of per-shard table (s, kind, target) with `count` entries, or
@@ -202,41 +245,70 @@ static kiln_error_t *build_tables(kiln_loader_image_t *image, const unsigned cha
   size_t t = image->target;
   image->function_count = kiln_image_format_function_count(format);
   image->global_count = kiln_image_format_global_count(format);
-  image->functions = calloc(image->function_count + 1, sizeof(void *));
-  image->globals = calloc(image->global_count + 1, sizeof(void *));
+  /* Every entry is written below: the metadata puts every function and
+   * global in exactly one shard (image_format checks it). */
+  image->functions = malloc((image->function_count + 1) * sizeof(void *));
+  image->globals = malloc((image->global_count + 1) * sizeof(void *));
   if (image->functions == NULL || image->globals == NULL) {
     return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: out of memory for the tables", name);
   }
+  /* Locals, not image->...: stores through the tables could alias the
+   * image struct, which would reload these on every iteration. */
+  void **functions = image->functions, **globals = image->globals;
   size_t shards = kiln_image_format_shard_count(format);
   kiln_error_t *err = NULL;
-  /* Target 0's code for every function, then the chosen target's overrides
-   * (overrides are relative to target 0, so no base chain is followed), and
-   * the globals. */
+  /* Per shard, the chosen target's version of each function: its override
+   * where it has one (overrides are relative to target 0, so no base chain
+   * is followed), else target 0's; then the globals. The override list is
+   * ascending, so one merge pass writes each entry once, without branches
+   * on the data. A null address anywhere is an error. */
+  uintptr_t null_seen = 0;
   for (size_t s = 0; s < shards; s++) {
-    size_t n, m, g;
+    size_t n, m = 0, g;
     const uint32_t *fns = kiln_image_format_shard_functions(format, s, &n);
     void *const *table;
     err = table_at(image, pointers, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, 0, n, &table);
     if (err != NULL) return err;
-    for (size_t i = 0; i < n; i++) image->functions[fns[i]] = table[i];
+    const uint32_t *ov = NULL;
+    void *const *over = NULL;
     if (t > 0) {
-      const uint32_t *ov = kiln_image_format_shard_overrides(format, s, t, &m);
-      err = table_at(image, pointers, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, t, m, &table);
+      ov = kiln_image_format_shard_overrides(format, s, t, &m);
+      err = table_at(image, pointers, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, t, m, &over);
       if (err != NULL) return err;
-      for (size_t j = 0; j < m; j++) image->functions[fns[ov[j]]] = table[j];
+    }
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+      size_t hit = j < m && ov[j] == i;
+      void *code = hit ? over[j] : table[i];
+      j += hit;
+      null_seen |= code == NULL;
+      functions[fns[i]] = code;
     }
     const uint32_t *gls = kiln_image_format_shard_globals(format, s, &g);
     err = table_at(image, pointers, s, KILN_IMAGE_FORMAT_TABLE_GLOBALS, 0, g, &table);
     if (err != NULL) return err;
-    for (size_t i = 0; i < g; i++) image->globals[gls[i]] = table[i];
-  }
-  for (size_t i = 0; i < image->function_count; i++) {
-    if (image->functions[i] == NULL) {
-      return kiln_error_new(KILN_ERR_FORMAT, "%s: function %zu (%s) has a null address", name, i,
-                            kiln_image_format_function_name(format, i));
+    for (size_t i = 0; i < g; i++) {
+      null_seen |= table[i] == NULL;
+      globals[gls[i]] = table[i];
     }
   }
-  /* Slots last: they hold entries of the finished function table. */
+  for (size_t i = 0; null_seen && i < image->function_count; i++) {
+    if (image->functions[i] == NULL) {
+      char label[128];
+      function_label(label, sizeof(label), format, i);
+      return kiln_error_new(KILN_ERR_FORMAT, "%s: %s has a null address", name, label);
+    }
+  }
+  for (size_t i = 0; null_seen && i < image->global_count; i++) {
+    if (image->globals[i] == NULL) {
+      return kiln_error_new(KILN_ERR_FORMAT, "%s: global %zu has a null address", name, i);
+    }
+  }
+  /* Slots last: they hold entries of the finished function table. Slot
+   * words sit together in one data segment: each is checked against the
+   * writable range found for an earlier one, and only a slot outside it
+   * looks the segments up again. */
+  uintptr_t lo = 1, hi = 0;
   for (size_t s = 0; s < shards; s++) {
     size_t q;
     const uint32_t *slot_fns = kiln_image_format_shard_slots(format, s, &q);
@@ -244,15 +316,17 @@ static kiln_error_t *build_tables(kiln_loader_image_t *image, const unsigned cha
     err = table_at(image, pointers, s, KILN_IMAGE_FORMAT_TABLE_SLOTS, 0, q, &table);
     if (err != NULL) return err;
     for (size_t j = 0; j < q; j++) {
-      void **slot = (void **)table[j];
-      if (!in_image(image, (uintptr_t)slot, sizeof(void *), true)) {
+      uintptr_t slot = (uintptr_t)table[j];
+      if ((slot < lo || slot > hi - sizeof(void *) || hi - lo < sizeof(void *)) &&
+          !writable_range(image, slot, &lo, &hi)) {
+        char label[128];
+        function_label(label, sizeof(label), format, slot_fns[j]);
         return kiln_error_new(KILN_ERR_FORMAT,
                               "%s: slot %zu of shard %zu (for %s) at %p is not writable image "
                               "memory (outside the image, read-only or RELRO)",
-                              name, j, s, kiln_image_format_function_name(format, slot_fns[j]),
-                              (void *)slot);
+                              name, j, s, label, (void *)slot);
       }
-      *slot = image->functions[slot_fns[j]];
+      *(void **)slot = functions[slot_fns[j]];
     }
   }
   return NULL;
@@ -276,10 +350,13 @@ kiln_error_t *kiln_loader_open(const char *path, const kiln_loader_options_t *op
   kiln_loader_image_t *image = calloc(1, sizeof(*image));
   if (image == NULL) return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
 
-  /* Steps 1-2: validate the file and select a target; no image code runs. */
-  kiln_error_t *err = kiln_loader_validate_file_(path, options, true, &image->info);
+  /* Steps 1-2: validate the file (its load part, or the whole metadata with
+   * an eager directory) and select a target; no image code runs. */
+  bool eager = options != NULL && options->eager_directory;
+  kiln_error_t *err = kiln_loader_validate_file_(path, options, true, eager, &image->info);
   if (err != NULL) goto fail;
   image->target = image->info->selected;
+  if (eager) atomic_init(&image->directory, image->info->format);
 
   /* Step 3: map it. A path without '/' would make dlopen search the library
    * path and could load another file than the one validated. */
@@ -339,6 +416,8 @@ kiln_error_t *kiln_loader_open(const char *path, const kiln_loader_options_t *op
     goto fail;
   }
 
+  image->root = root;
+
   /* Step 4: tables and slots. */
   err = build_tables(image, root);
   if (err != NULL) goto fail;
@@ -352,6 +431,11 @@ fail:
 
 void kiln_loader_close(kiln_loader_image_t *image) {
   if (image == NULL) return;
+  /* A directory opened over the mapped root goes before the mapping. */
+  kiln_image_format_t *directory = atomic_load(&image->directory);
+  if (image->info == NULL || directory != image->info->format) {
+    kiln_image_format_close(directory);
+  }
   if (image->handle != NULL) dlclose(image->handle);
   free(image->functions);
   free(image->globals);
@@ -365,8 +449,49 @@ const char *kiln_loader_image_path(const kiln_loader_image_t *image) {
   return image != NULL ? image->info->name : "";
 }
 
+/* The full view, validating the directory on first use: a full
+ * kiln_image_format_open of the mapped root (both checksums, every check).
+ * Concurrent first uses may both validate; one view is published, the
+ * other freed. */
+static kiln_error_t *directory_view(const kiln_loader_image_t *image,
+                                    const kiln_image_format_t **view_out) {
+  *view_out = NULL;
+  kiln_loader_image_t *mut = (kiln_loader_image_t *)image;
+  kiln_image_format_t *view = atomic_load_explicit(&mut->directory, memory_order_acquire);
+  if (view == NULL) {
+    kiln_error_t *err =
+        kiln_image_format_open(image->root, image->info->blob_size, image->info->name, &view);
+    if (err != NULL) {
+      return kiln_error_prefix(err, "%s: image directory (names and methods)", image->info->name);
+    }
+    kiln_image_format_t *expected = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&mut->directory, &expected, view,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+      kiln_image_format_close(view);
+      view = expected;
+    }
+  }
+  *view_out = view;
+  return NULL;
+}
+
+kiln_error_t *kiln_loader_image_verify(const kiln_loader_image_t *image) {
+  if (image == NULL) {
+    return kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "kiln_loader_image_verify: NULL image");
+  }
+  const kiln_image_format_t *view;
+  return directory_view(image, &view);
+}
+
+/* The full view, or NULL when the directory fails validation. */
+static const kiln_image_format_t *full_view(const kiln_loader_image_t *image) {
+  const kiln_image_format_t *view = NULL;
+  if (image != NULL) kiln_error_free(directory_view(image, &view));
+  return view;
+}
+
 const kiln_image_format_t *kiln_loader_image_format(const kiln_loader_image_t *image) {
-  return image != NULL ? image->info->format : NULL;
+  return full_view(image);
 }
 
 size_t kiln_loader_image_target(const kiln_loader_image_t *image) {
@@ -407,7 +532,10 @@ static kiln_error_t *find(const kiln_loader_image_t *image, const char *name, si
   if (image == NULL || name == NULL || index_out == NULL) {
     return kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "kiln_loader_%s_find: NULL argument", what);
   }
-  kiln_error_t *err = fn(image->info->format, name, index_out);
+  const kiln_image_format_t *view;
+  kiln_error_t *err = directory_view(image, &view);
+  if (err != NULL) return err;
+  err = fn(view, name, index_out);
   if (err != NULL) {
     kiln_error_free(err);
     *index_out = SIZE_MAX;
@@ -436,16 +564,17 @@ kiln_error_t *kiln_loader_global_find(const kiln_loader_image_t *image, const ch
 }
 
 size_t kiln_loader_method_count(const kiln_loader_image_t *image) {
-  return image != NULL ? kiln_image_format_method_count(image->info->format) : 0;
+  return kiln_image_format_method_count(full_view(image));
 }
 
 const char *kiln_loader_method_key(const kiln_loader_image_t *image, size_t m) {
-  return image != NULL ? kiln_image_format_method_key(image->info->format, m) : NULL;
+  return kiln_image_format_method_key(full_view(image), m);
 }
 
 size_t kiln_loader_method_function(const kiln_loader_image_t *image, size_t m) {
-  if (image == NULL || m >= kiln_image_format_method_count(image->info->format)) return SIZE_MAX;
-  return kiln_image_format_method_function(image->info->format, m);
+  const kiln_image_format_t *view = full_view(image);
+  if (view == NULL || m >= kiln_image_format_method_count(view)) return SIZE_MAX;
+  return kiln_image_format_method_function(view, m);
 }
 
 void *kiln_loader_method_address(const kiln_loader_image_t *image, size_t m) {

@@ -5,18 +5,25 @@
  * target, filling the image's relocation slots.
  *
  * Order of work (docs/loader.md has the details and every error):
- *   1. read the ELF file with pread (no dlopen; only the metadata blob's
- *      pages are mapped, private and read-only): ELF header, program
+ *   1. read the ELF file with pread (no dlopen): ELF header, program
  *      headers, PT_DYNAMIC, the dynamic symbol table through its hash table;
- *      find KILN_IMAGE_FORMAT_ROOT_SYMBOL, map it to a file offset, map and
- *      validate the metadata blob (image_format), then the
+ *      find KILN_IMAGE_FORMAT_ROOT_SYMBOL, map it to a file offset, read and
+ *      validate the metadata's load part (image_format: header, load
+ *      checksum, targets, options, shards and their lists; the whole
+ *      metadata with kiln_loader_options_set_eager_directory), then the
  *      triple, producer version and required codegen options;
  *   2. detect the host CPU and select a target (components/target);
  *   3. dlopen(RTLD_NOW | RTLD_LOCAL), check the file is still the validated
- *      one, dlsym the root, compare the mapped header (with the checksum)
+ *      one, dlsym the root, compare the mapped header (with both checksums)
  *      with the validated one;
  *   4. rebuild the tables and fill the slots.
- * Steps 1-2 alone are kiln_loader_inspect / kiln_loader_validate_buffer.
+ * The metadata's directory (function and global names, methods) is not
+ * needed to load: unless the options ask for it first, it is validated
+ * (blob checksum and every check) the first time it is used, from the
+ * mapped image: kiln_loader_image_verify, kiln_loader_image_format, a
+ * *_find or a method_* call.
+ * Steps 1-2 alone (whole metadata) are kiln_loader_inspect and
+ * kiln_loader_validate_buffer.
  *
  * Pure C11 over libc and libdl (plus components target, image_format, base):
  * no LLVM and no C++ runtime, so any runtime can vendor it.
@@ -90,6 +97,14 @@ KILN_API KILN_NODISCARD kiln_error_t *kiln_loader_options_require(kiln_loader_op
  * format version is still checked: it decides whether the bytes can be read. */
 KILN_API void kiln_loader_options_accept_any_producer(kiln_loader_options_t *options, bool accept);
 
+/* Validate the metadata's directory (names, methods) before dlopen too, so
+ * that a corrupt directory fails kiln_loader_open before any image code
+ * runs. Default false: kiln_loader_open validates before dlopen what
+ * loading needs (the load part, under its own checksum) and the directory
+ * is validated on first use. Eager costs reading and hashing the whole
+ * metadata on every load (docs/loader.md, "Load time"). */
+KILN_API void kiln_loader_options_set_eager_directory(kiln_loader_options_t *options, bool eager);
+
 /* ---- Validation without loading (steps 1-2) ------------------------------- */
 
 /* What validation found. Ownership: kiln_loader_info_free. Thread-safety:
@@ -145,7 +160,8 @@ typedef struct kiln_loader_image kiln_loader_image_t;
 
 /* Validates, selects, dlopens and builds the tables of the image at `path`.
  * On any failure after dlopen the image is dlclosed again; on a failure
- * before it, no image code has run (no constructor either).
+ * before it, no image code has run (no constructor either). The metadata's
+ * directory is validated on first use unless the options make it eager.
  * Ownership: *image_out owned by the caller (kiln_loader_close); NULL on
  * failure. `options` may be NULL (defaults).
  * Errors (each message starts with the path):
@@ -179,7 +195,17 @@ KILN_API void kiln_loader_close(kiln_loader_image_t *image);
 /* The path given to kiln_loader_open. Ownership: borrowed. */
 KILN_API const char *kiln_loader_image_path(const kiln_loader_image_t *image);
 
-/* The validated metadata (its bytes are the image's mapped root). */
+/* Validates the metadata's directory (names and methods) if that has not
+ * been done yet: kiln_image_format_open of the mapped root, so the blob
+ * checksum and every structural check. Once it succeeded it is not redone.
+ * Errors (message starts with the path, then "image directory"): those of
+ * kiln_image_format_open ("checksum mismatch", a structural problem);
+ * KILN_ERR_INVALID_ARGUMENT for NULL. Thread-safety: any thread. */
+KILN_API KILN_NODISCARD kiln_error_t *kiln_loader_image_verify(const kiln_loader_image_t *image);
+
+/* The validated metadata with its directory (its bytes are the image's
+ * mapped root), validating the directory first if needed; NULL when that
+ * fails (kiln_loader_image_verify says why). */
 KILN_API const kiln_image_format_t *kiln_loader_image_format(const kiln_loader_image_t *image);
 
 /* The selected target: index, CPU name, and the one-line reason/report. */
@@ -196,7 +222,8 @@ KILN_API void *kiln_loader_function_address(const kiln_loader_image_t *image, si
 /* The whole table, function_count entries. Ownership: borrowed. */
 KILN_API void *const *kiln_loader_function_table(const kiln_loader_image_t *image);
 /* Index of function `name`. Errors: KILN_ERR_NOT_FOUND naming it and the
- * image, KILN_ERR_INVALID_ARGUMENT for NULL; *index_out SIZE_MAX then. */
+ * image, KILN_ERR_INVALID_ARGUMENT for NULL, those of
+ * kiln_loader_image_verify; *index_out SIZE_MAX then. */
 KILN_API KILN_NODISCARD kiln_error_t *kiln_loader_function_find(const kiln_loader_image_t *image,
                                                                const char *name,
                                                                size_t *index_out);
@@ -207,7 +234,9 @@ KILN_API void *kiln_loader_global_address(const kiln_loader_image_t *image, size
 KILN_API KILN_NODISCARD kiln_error_t *kiln_loader_global_find(const kiln_loader_image_t *image,
                                                              const char *name, size_t *index_out);
 
-/* Methods (the runtime's view): key, function index, code address. */
+/* Methods (the runtime's view): key, function index, code address. These
+ * validate the directory on first use; when it fails they give 0/NULL/
+ * SIZE_MAX (kiln_loader_image_verify says why). */
 KILN_API size_t kiln_loader_method_count(const kiln_loader_image_t *image);
 KILN_API const char *kiln_loader_method_key(const kiln_loader_image_t *image, size_t m);
 /* Function index of method m (SIZE_MAX when out of range). */

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -210,11 +209,18 @@ static kiln_error_t *read_segments(const src_t *src, const Elf64_Ehdr *eh, kiln_
 static kiln_error_t *read_dynamic(const src_t *src, const Elf64_Phdr *dyn, dynamic_t *out) {
   memset(out, 0, sizeof(*out));
   uint64_t count = dyn->p_filesz / sizeof(Elf64_Dyn);
+  /* Read in batches: one pread for a typical dynamic section. */
+  Elf64_Dyn batch[64];
+  uint64_t have = 0, first = 0;
   for (uint64_t i = 0; i < count; i++) {
-    Elf64_Dyn d;
-    kiln_error_t *err =
-        src_read(src, dyn->p_offset + i * sizeof(d), sizeof(d), &d, "dynamic section");
-    if (err != NULL) return err;
+    if (i >= first + have) {
+      first = i;
+      have = count - i < 64 ? count - i : 64;
+      kiln_error_t *err = src_read(src, dyn->p_offset + i * sizeof(Elf64_Dyn),
+                                   have * sizeof(Elf64_Dyn), batch, "dynamic section");
+      if (err != NULL) return err;
+    }
+    const Elf64_Dyn d = batch[i - first];
     if (d.d_tag == DT_NULL) break;
     uint64_t v = d.d_un.d_val;
     switch (d.d_tag) {
@@ -491,13 +497,16 @@ static kiln_error_t *check_metadata(const char *name, const kiln_loader_options_
   return NULL;
 }
 
-/* Reads the root: header first (to learn the blob's size), then the blob. */
-static kiln_error_t *read_blob(const src_t *src, kiln_loader_info_t *info) {
+/* Reads the root: header first (to learn the blob's size and load size),
+ * then the whole blob (`directory`) or only its load part, with pread into
+ * one buffer; mapping the pages instead costs more (page-table setup and
+ * teardown per load) than copying them from the page cache. */
+static kiln_error_t *read_blob(const src_t *src, bool directory, kiln_loader_info_t *info) {
   const kiln_loader_elf_t *elf = &info->elf;
   unsigned char header[KILN_IMAGE_FORMAT_HEADER_SIZE];
   kiln_error_t *err = src_read(src, elf->root_offset, sizeof(header), header, "image metadata");
   if (err != NULL) return err;
-  uint64_t blob_size = 0, checksum = 0;
+  uint64_t blob_size = 0, checksum = 0, load_size = 0;
   err = kiln_image_format_peek(header, sizeof(header), src->name, &blob_size, &checksum);
   if (err != NULL) return err;
   if (blob_size < KILN_IMAGE_FORMAT_HEADER_SIZE || blob_size > elf->root_size) {
@@ -506,34 +515,24 @@ static kiln_error_t *read_blob(const src_t *src, kiln_loader_info_t *info) {
                           src->name, (unsigned long long)blob_size,
                           KILN_IMAGE_FORMAT_ROOT_SYMBOL, (unsigned long long)elf->root_size);
   }
-  info->blob_size = (size_t)blob_size;
-  if (src->fd >= 0) {
-    /* Map the file pages that hold the blob instead of copying them: the
-     * checksum and the checks read each byte once, straight from the page
-     * cache. The range lies in the file (find_root checked it). */
-    long page = sysconf(_SC_PAGESIZE);
-    uint64_t start = elf->root_offset - elf->root_offset % (uint64_t)(page > 0 ? page : 4096);
-    size_t len = (size_t)(elf->root_offset - start + blob_size);
-    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, src->fd, (off_t)start);
-    if (map == MAP_FAILED) {
-      return kiln_error_new(KILN_ERR_IO, "%s: mapping image metadata at byte %llu failed: %s",
-                            src->name, (unsigned long long)elf->root_offset, strerror(errno));
-    }
-    info->map = map;
-    info->map_size = len;
-    info->blob = (const unsigned char *)map + (elf->root_offset - start);
-  } else {
-    info->blob_copy = malloc((size_t)blob_size);
-    if (info->blob_copy == NULL) {
-      return kiln_error_new(KILN_ERR_OUT_OF_MEMORY,
-                            "%s: out of memory for %llu bytes of metadata", src->name,
-                            (unsigned long long)blob_size);
-    }
-    info->blob = info->blob_copy;
-    err = src_read(src, elf->root_offset, blob_size, info->blob_copy, "image metadata");
+  if (!directory) {
+    err = kiln_image_format_peek_load_size(header, sizeof(header), src->name, &load_size);
     if (err != NULL) return err;
   }
-  err = kiln_image_format_open(info->blob, info->blob_size, src->name, &info->format);
+  uint64_t read_size = directory ? blob_size : load_size;
+  info->blob_size = (size_t)blob_size;
+  info->blob_copy = malloc((size_t)read_size);
+  if (info->blob_copy == NULL) {
+    return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: out of memory for %llu bytes of metadata",
+                          src->name, (unsigned long long)read_size);
+  }
+  info->blob = info->blob_copy;
+  /* In the file: find_root checked the root's bytes lie in it. */
+  err = src_read(src, elf->root_offset, read_size, info->blob_copy, "image metadata");
+  if (err != NULL) return err;
+  err = directory ? kiln_image_format_open(info->blob, (size_t)read_size, src->name, &info->format)
+                  : kiln_image_format_open_load(info->blob, (size_t)read_size, src->name,
+                                                &info->format);
   if (err != NULL) return err;
   /* The pointer array must lie inside the root symbol too. */
   uint64_t pointer_offset = kiln_image_format_pointer_offset(info->format);
@@ -632,7 +631,7 @@ done:
 /* ---- Driver ---------------------------------------------------------------- */
 
 static kiln_error_t *validate(const src_t *src, const kiln_loader_options_t *options,
-                              bool require_target, kiln_loader_info_t *info) {
+                              bool require_target, bool directory, kiln_loader_info_t *info) {
   /* 1a. ELF header, program headers, dynamic section, root symbol. */
   Elf64_Ehdr eh;
   kiln_error_t *err = read_header(src, &eh);
@@ -647,8 +646,9 @@ static kiln_error_t *validate(const src_t *src, const kiln_loader_options_t *opt
   if (err != NULL) return err;
   err = find_root(src, &info->elf, &dyn);
   if (err != NULL) return err;
-  /* 1b. The blob: magic, format version, size, checksum, structure. */
-  err = read_blob(src, info);
+  /* 1b. The blob (or its load part): magic, format version, sizes,
+   * checksum, structure. */
+  err = read_blob(src, directory, info);
   if (err != NULL) return err;
   /* 1c. Producer, triple, codegen options. */
   err = check_metadata(src->name, options, info->format, info->elf.machine);
@@ -674,7 +674,8 @@ static kiln_error_t *new_info(const char *name, kiln_loader_info_t **info_out) {
 }
 
 kiln_error_t *kiln_loader_validate_file_(const char *path, const kiln_loader_options_t *options,
-                                         bool require_target, kiln_loader_info_t **info_out) {
+                                         bool require_target, bool directory,
+                                         kiln_loader_info_t **info_out) {
   *info_out = NULL;
   kiln_loader_options_t defaults;
   if (options == NULL) {
@@ -706,7 +707,7 @@ kiln_error_t *kiln_loader_validate_file_(const char *path, const kiln_loader_opt
     info->mtime_sec = (int64_t)st.st_mtim.tv_sec;
     info->mtime_nsec = st.st_mtim.tv_nsec;
     src_t src = {info->name, fd, NULL, (uint64_t)st.st_size};
-    err = validate(&src, options, require_target, info);
+    err = validate(&src, options, require_target, directory, info);
   }
   close(fd);
   if (err != NULL) {
@@ -724,7 +725,7 @@ kiln_error_t *kiln_loader_inspect(const char *path, const kiln_loader_options_t 
     return kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "kiln_loader_inspect: NULL %s",
                           path == NULL ? "path" : "info_out");
   }
-  return kiln_loader_validate_file_(path, options, false, info_out);
+  return kiln_loader_validate_file_(path, options, false, true, info_out);
 }
 
 kiln_error_t *kiln_loader_validate_buffer(const void *data, size_t size, const char *name,
@@ -745,7 +746,7 @@ kiln_error_t *kiln_loader_validate_buffer(const void *data, size_t size, const c
   kiln_error_t *err = new_info(name, &info);
   if (err != NULL) return err;
   src_t src = {info->name, -1, data, size};
-  err = validate(&src, options, false, info);
+  err = validate(&src, options, false, true, info);
   if (err != NULL) {
     kiln_loader_info_free(info);
     return err;
@@ -757,7 +758,6 @@ kiln_error_t *kiln_loader_validate_buffer(const void *data, size_t size, const c
 void kiln_loader_info_free(kiln_loader_info_t *info) {
   if (info == NULL) return;
   kiln_image_format_close(info->format);
-  if (info->map != NULL) munmap(info->map, info->map_size);
   free(info->blob_copy);
   free(info->elf.segments);
   free(info->reason);

@@ -57,12 +57,17 @@ kiln_error_t *kiln_target_arch_from_name(const char *name, kiln_target_arch_t *a
 
 /* ---- Table lookups ---------------------------------------------------- */
 
+/* Whether the NUL-terminated `entry` equals name[0..len). Stops at the
+ * first differing byte: the table scans below run on every image load, and
+ * a strlen per entry cost more than the rest of target selection. */
+static int name_is(const char *entry, const char *name, size_t len) {
+  return entry[0] == (len > 0 ? name[0] : 0) && strncmp(entry, name, len) == 0 && entry[len] == '\0';
+}
+
 int kt_feature_find(const kt_arch *a, const char *name, size_t len) {
   if (a == NULL) return -1;
   for (size_t i = 0; i < a->nfeatures; i++) {
-    if (strlen(a->features[i].name) == len && memcmp(a->features[i].name, name, len) == 0) {
-      return (int)i;
-    }
+    if (name_is(a->features[i].name, name, len)) return (int)i;
   }
   return -1;
 }
@@ -72,14 +77,10 @@ const char *kt_cpu_canonical(const kt_arch *a, const char *name, size_t len) {
   if (len == 7 && memcmp(name, "generic", 7) == 0) return "generic";
   if (a == NULL) return NULL;
   for (size_t i = 0; i < a->ncpus; i++) {
-    if (strlen(a->cpus[i].name) == len && memcmp(a->cpus[i].name, name, len) == 0) {
-      return a->cpus[i].name;
-    }
+    if (name_is(a->cpus[i].name, name, len)) return a->cpus[i].name;
   }
   for (size_t i = 0; i < a->naliases; i++) {
-    if (strlen(a->aliases[i].alias) == len && memcmp(a->aliases[i].alias, name, len) == 0) {
-      return a->aliases[i].name;
-    }
+    if (name_is(a->aliases[i].alias, name, len)) return a->aliases[i].name;
   }
   return NULL;
 }
