@@ -2,16 +2,19 @@
 // time from testdata/*.c by clang-22 and ld.lld (testing/image_builder), loaded,
 // called, and compared with a native build of the same sources; every error
 // class of docs/loader.md; selection by synthetic host and by environment;
-// constructors of an image that fails validation never run; several images at
-// once; close and reopen.
+// constructors of an image whose load part fails validation never run; the
+// directory (names, methods) validated on first use or eagerly, corrupt or
+// intact, from several threads; several images at once; close and reopen.
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "components/loader/loader.h"
@@ -138,6 +141,77 @@ size_t BlobOffset(const std::string &data) {
   std::vector<size_t> at = kiln_loader_testing::FindMagic(data);
   EXPECT_EQ(at.size(), 1u);
   return at.empty() ? 0 : at[0];
+}
+
+// Where the metadata's parts lie in an image file, from a full view of a
+// copy of its blob: the blob, its load part [blob, blob + load_size) and
+// directory [blob + load_size, blob + size), and file offsets of bytes in
+// each (accessors return pointers into the copy, which is 8-byte aligned so
+// that the view borrows it rather than copying it again).
+struct Layout {
+  size_t blob = 0, size = 0, load_size = 0;
+  size_t name_hash_bytes = 0;  // directory: function name "hash_bytes"
+  size_t shard_functions = 0;  // load part: shard 0's function index list
+  size_t target1_cpu = 0;      // load part: target 1's CPU name "haswell"
+  size_t add_index = SIZE_MAX; // function index of "add"
+};
+
+void GetLayout(const std::string &data, Layout *out) {
+  out->blob = BlobOffset(data);
+  uint64_t size = 0, checksum = 0;
+  ASSERT_LE(out->blob + KILN_IMAGE_FORMAT_HEADER_SIZE, data.size());
+  {
+    Err err(kiln_image_format_peek(data.data() + out->blob, KILN_IMAGE_FORMAT_HEADER_SIZE,
+                                   "layout", &size, &checksum));
+    ASSERT_EQ(err.e, nullptr) << err.msg();
+  }
+  ASSERT_LE(out->blob + size, data.size());
+  out->size = (size_t)size;
+  std::vector<uint64_t> copy((out->size + 7) / 8);
+  memcpy(copy.data(), data.data() + out->blob, out->size);
+  const char *base = reinterpret_cast<const char *>(copy.data());
+  kiln_image_format_t *view = nullptr;
+  {
+    Err err(kiln_image_format_open(base, out->size, "layout", &view));
+    ASSERT_EQ(err.e, nullptr) << err.msg();
+  }
+  auto at = [&](const void *p) { return out->blob + (size_t)((const char *)p - base); };
+  out->load_size = (size_t)kiln_image_format_load_size(view);
+  size_t f = SIZE_MAX;
+  kiln_error_free(kiln_image_format_function_find(view, "hash_bytes", &f));
+  const char *name = kiln_image_format_function_name(view, f);
+  size_t n = 0;
+  const uint32_t *fns = kiln_image_format_shard_functions(view, 0, &n);
+  const char *cpu = kiln_image_format_target_cpu(view, 1);
+  kiln_error_free(kiln_image_format_function_find(view, "add", &out->add_index));
+  bool ok = name != nullptr && fns != nullptr && n > 0 && cpu != nullptr &&
+            strcmp(cpu, "haswell") == 0 && out->add_index != SIZE_MAX;
+  if (ok) {
+    out->name_hash_bytes = at(name);
+    out->shard_functions = at(fns);
+    out->target1_cpu = at(cpu);
+  }
+  kiln_image_format_close(view);
+  ASSERT_TRUE(ok);
+  // The parts are where the format puts them.
+  size_t load_end = out->blob + out->load_size;
+  ASSERT_GE(out->name_hash_bytes, load_end);
+  ASSERT_LT(out->name_hash_bytes, out->blob + out->size);
+  ASSERT_LT(out->shard_functions, load_end);
+  ASSERT_LT(out->target1_cpu, load_end);
+  ASSERT_GE(out->shard_functions, out->blob + KILN_IMAGE_FORMAT_HEADER_SIZE);
+}
+
+// A copy of `src` at a new path with byte `offset` XORed with `mask`.
+std::string CopyFlipped(const std::string &src, const std::string &name, size_t offset,
+                        unsigned char mask) {
+  std::string data;
+  EXPECT_TRUE(kiln_loader_testing::ReadFile(src, &data));
+  EXPECT_LT(offset, data.size());
+  if (offset < data.size()) data[offset] = (char)(data[offset] ^ mask);
+  std::string path = TmpDir() + "/" + name;
+  EXPECT_TRUE(kiln_loader_testing::WriteFile(path, data));
+  return path;
 }
 
 struct Options {
@@ -516,6 +590,8 @@ TEST_F(LoaderTest, ErrorTruncated) {
   }
 }
 
+// A byte of the section table (load part): "load part checksum mismatch"
+// before dlopen. Directory bytes: CorruptDirectory* below.
 TEST_F(LoaderTest, ErrorChecksumMismatch) {
   std::string path = CopyImage(im().kernels, "checksum.so", [](std::string *d) {
     (*d)[BlobOffset(*d) + KILN_IMAGE_FORMAT_HEADER_SIZE + 5] ^= 0x40;
@@ -619,7 +695,10 @@ TEST_F(LoaderTest, ErrorRootMissingOrMappedMetadataDiffers) {
   unsetenv("KILN_LOADER_TEST_TAMPER");
 }
 
-// Invariant 4 in practice: an image that fails validation never runs code.
+// Invariant 4 in practice: an image that fails validation never runs code
+// (here a section-table byte, in the load part, which every mode validates
+// before dlopen; CorruptLoadPartFailsBeforeDlopen and
+// CorruptDirectoryEagerFailsBeforeDlopen cover the rest).
 TEST_F(LoaderTest, CorruptImageRunsNoConstructor) {
   std::string marker = TmpDir() + "/ctor_marker";
   unlink(marker.c_str());
@@ -637,6 +716,214 @@ TEST_F(LoaderTest, CorruptImageRunsNoConstructor) {
   EXPECT_TRUE(Exists(marker));
   EXPECT_EQ(image.fn<int (*)(void)>("ctor_probe")(), 7);
   unsetenv("KILN_LOADER_TEST_MARKER");
+}
+
+// ---- The directory: validated on first use, or eagerly -----------------------
+
+// Sets KILN_LOADER_TEST_MARKER to a fresh path (removed) for the image
+// constructor of testdata/ctor.c, and unsets it at the end of the scope.
+struct Marker {
+  std::string path;
+  explicit Marker(const std::string &name) : path(TmpDir() + "/" + name) {
+    unlink(path.c_str());
+    setenv("KILN_LOADER_TEST_MARKER", path.c_str(), 1);
+  }
+  ~Marker() { unsetenv("KILN_LOADER_TEST_MARKER"); }
+};
+
+// A corrupt directory byte does not stop loading by default: the tables
+// work, and every use of the directory reports the blob checksum mismatch.
+TEST_F(LoaderTest, CorruptDirectoryLoadsLazilyAndFailsOnFirstUse) {
+  std::string data;
+  ASSERT_TRUE(kiln_loader_testing::ReadFile(im().kernels, &data));
+  Layout lay;
+  ASSERT_NO_FATAL_FAILURE(GetLayout(data, &lay));
+  std::string path = CopyFlipped(im().kernels, "corrupt_dir.so", lay.name_hash_bytes, 0x20);
+  Marker marker("corrupt_dir_marker");
+  Image image;
+  ASSERT_OK(Open(path, nullptr, &image));
+  // The load ran the image's constructor (nothing before dlopen was wrong).
+  EXPECT_TRUE(Exists(marker.path));
+  // The function table is built from the load part: call through it.
+  ASSERT_LT(lay.add_index, kiln_loader_function_count(image.img));
+  auto add = reinterpret_cast<int (*)(int, int)>(
+      kiln_loader_function_address(image.img, lay.add_index));
+  ASSERT_NE(add, nullptr);
+  EXPECT_EQ(add(40, 2), 42);
+  EXPECT_EQ(kiln_loader_function_table(image.img)[lay.add_index], (void *)add);
+  EXPECT_EQ(kiln_loader_global_count(image.img), 2u);
+
+  Err verify(kiln_loader_image_verify(image.img));
+  ASSERT_NE(verify.e, nullptr);
+  EXPECT_EQ(verify.code(), KILN_ERR_FORMAT);
+  EXPECT_EQ(verify.msg().rfind(path, 0), 0u) << verify.msg();
+  EXPECT_NE(verify.msg().find("image directory"), std::string::npos) << verify.msg();
+  EXPECT_NE(verify.msg().find("checksum mismatch"), std::string::npos) << verify.msg();
+  // The blob checksum, not the load part's: the load part is intact.
+  EXPECT_EQ(verify.msg().find("load part checksum"), std::string::npos) << verify.msg();
+  // Not cached as a success: a second call fails the same way.
+  Err again(kiln_loader_image_verify(image.img));
+  EXPECT_EQ(again.code(), KILN_ERR_FORMAT);
+  EXPECT_EQ(again.msg(), verify.msg());
+
+  size_t index = 0;
+  Err fn(kiln_loader_function_find(image.img, "add", &index));
+  EXPECT_EQ(fn.code(), KILN_ERR_FORMAT);
+  EXPECT_EQ(fn.msg(), verify.msg());
+  EXPECT_EQ(index, SIZE_MAX);
+  index = 0;
+  Err gl(kiln_loader_global_find(image.img, "counter", &index));
+  EXPECT_EQ(gl.code(), KILN_ERR_FORMAT);
+  EXPECT_EQ(gl.msg(), verify.msg());
+  EXPECT_EQ(index, SIZE_MAX);
+  index = 0;
+  Err me(kiln_loader_method_find(image.img, "dot", &index));
+  EXPECT_EQ(me.code(), KILN_ERR_FORMAT);
+  EXPECT_EQ(me.msg(), verify.msg());
+  EXPECT_EQ(index, SIZE_MAX);
+  EXPECT_EQ(kiln_loader_method_count(image.img), 0u);
+  EXPECT_EQ(kiln_loader_method_key(image.img, 0), nullptr);
+  EXPECT_EQ(kiln_loader_method_function(image.img, 0), SIZE_MAX);
+  EXPECT_EQ(kiln_loader_method_address(image.img, 0), nullptr);
+  EXPECT_EQ(kiln_loader_image_format(image.img), nullptr);
+  // What needs no directory still answers.
+  EXPECT_LT(kiln_loader_image_target(image.img), 2u);
+  EXPECT_NE(std::string(kiln_loader_image_target_cpu(image.img)), "");
+
+  // inspect and validate_buffer check the whole metadata.
+  kiln_loader_info_t *info = reinterpret_cast<kiln_loader_info_t *>(1);
+  Err inspect(kiln_loader_inspect(path.c_str(), nullptr, &info));
+  EXPECT_EQ(inspect.code(), KILN_ERR_FORMAT);
+  EXPECT_NE(inspect.msg().find("checksum mismatch"), std::string::npos) << inspect.msg();
+  EXPECT_EQ(info, nullptr);
+  std::string corrupt;
+  ASSERT_TRUE(kiln_loader_testing::ReadFile(path, &corrupt));
+  Err buffer(kiln_loader_validate_buffer(corrupt.data(), corrupt.size(), "buf", nullptr, &info));
+  EXPECT_EQ(buffer.code(), KILN_ERR_FORMAT);
+  EXPECT_NE(buffer.msg().find("checksum mismatch"), std::string::npos) << buffer.msg();
+}
+
+// With an eager directory the same corruption fails kiln_loader_open before
+// dlopen: no constructor runs.
+TEST_F(LoaderTest, CorruptDirectoryEagerFailsBeforeDlopen) {
+  std::string data;
+  ASSERT_TRUE(kiln_loader_testing::ReadFile(im().kernels, &data));
+  Layout lay;
+  ASSERT_NO_FATAL_FAILURE(GetLayout(data, &lay));
+  std::string path = CopyFlipped(im().kernels, "corrupt_dir_eager.so", lay.name_hash_bytes, 0x20);
+  Marker marker("corrupt_dir_eager_marker");
+  Options o;
+  kiln_loader_options_set_eager_directory(o.o, true);
+  ExpectOpenError(path, o.o, KILN_ERR_FORMAT, "checksum mismatch");
+  EXPECT_FALSE(Exists(marker.path)) << "a constructor of the corrupt image ran";
+  // Switching it off again loads the image (and runs its constructor).
+  kiln_loader_options_set_eager_directory(o.o, false);
+  Image image;
+  ASSERT_OK(Open(path, o.o, &image));
+  EXPECT_TRUE(Exists(marker.path));
+}
+
+// A corrupt load-part byte fails kiln_loader_open before dlopen in both
+// modes: the default (lazy) mode never runs constructors of such an image.
+TEST_F(LoaderTest, CorruptLoadPartFailsBeforeDlopen) {
+  std::string data;
+  ASSERT_TRUE(kiln_loader_testing::ReadFile(im().kernels, &data));
+  Layout lay;
+  ASSERT_NO_FATAL_FAILURE(GetLayout(data, &lay));
+  struct Case {
+    const char *name;
+    size_t offset;
+  } cases[] = {{"corrupt_shard_index.so", lay.shard_functions},
+               {"corrupt_target_cpu.so", lay.target1_cpu + 2}};
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.name);
+    std::string path = CopyFlipped(im().kernels, c.name, c.offset, 0x01);
+    Marker marker(std::string(c.name) + ".marker");
+    ExpectOpenError(path, nullptr, KILN_ERR_FORMAT, "load part checksum mismatch");
+    EXPECT_FALSE(Exists(marker.path)) << "a constructor of the corrupt image ran";
+    // Eager: the blob checksum (checked first) already fails.
+    Options o;
+    kiln_loader_options_set_eager_directory(o.o, true);
+    ExpectOpenError(path, o.o, KILN_ERR_FORMAT, "checksum mismatch");
+    EXPECT_FALSE(Exists(marker.path)) << "a constructor of the corrupt image ran";
+  }
+}
+
+TEST_F(LoaderTest, VerifyIntactImage) {
+  for (bool eager : {false, true}) {
+    SCOPED_TRACE(eager ? "eager" : "lazy");
+    Options o;
+    kiln_loader_options_set_eager_directory(o.o, eager);
+    Image image;
+    ASSERT_OK(Open(im().kernels, o.o, &image));
+    ASSERT_OK(kiln_loader_image_verify(image.img));
+    const kiln_image_format_t *view = kiln_loader_image_format(image.img);
+    ASSERT_NE(view, nullptr);
+    EXPECT_TRUE(kiln_image_format_has_directory(view));
+    ASSERT_OK(kiln_loader_image_verify(image.img));  // cached
+    EXPECT_EQ(kiln_loader_image_format(image.img), view);
+    EXPECT_EQ(kiln_image_format_function_count(view), kiln_loader_function_count(image.img));
+    EXPECT_STREQ(kiln_image_format_name(view), "kernels");
+    size_t f = SIZE_MAX, m = SIZE_MAX;
+    ASSERT_OK(kiln_loader_function_find(image.img, "add", &f));
+    EXPECT_STREQ(kiln_image_format_function_name(view, f), "add");
+    EXPECT_EQ(reinterpret_cast<int (*)(int, int)>(kiln_loader_function_address(image.img, f))(2, 3),
+              5);
+    ASSERT_OK(kiln_loader_method_find(image.img, "add", &m));
+    EXPECT_EQ(kiln_loader_method_function(image.img, m), f);
+    EXPECT_GT(kiln_loader_method_count(image.img), 0u);
+  }
+}
+
+// Concurrent first uses of the directory of a fresh image agree on one view.
+TEST_F(LoaderTest, VerifyFromSeveralThreads) {
+  for (int round = 0; round < 4; round++) {
+    Image image;
+    ASSERT_OK(Open(im().kernels, nullptr, &image));
+    const int kThreads = 4;
+    std::atomic<int> ready{0};
+    std::vector<const kiln_image_format_t *> views(kThreads, nullptr);
+    std::vector<int> failures(kThreads, 0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; t++) {
+      threads.emplace_back([&, t] {
+        ready.fetch_add(1);
+        while (ready.load() < kThreads) {
+        }
+        // Each thread's first use is a different entry point.
+        size_t index = SIZE_MAX;
+        kiln_error_t *err = nullptr;
+        switch (t % 4) {
+          case 0: err = kiln_loader_image_verify(image.img); break;
+          case 1: err = kiln_loader_function_find(image.img, "dot", &index); break;
+          case 2: err = kiln_loader_method_find(image.img, "saxpy", &index); break;
+          default: failures[t] += kiln_loader_method_count(image.img) == 0; break;
+        }
+        failures[t] += err != nullptr;
+        kiln_error_free(err);
+        err = kiln_loader_image_verify(image.img);
+        failures[t] += err != nullptr;
+        kiln_error_free(err);
+        views[t] = kiln_loader_image_format(image.img);
+      });
+    }
+    for (std::thread &th : threads) th.join();
+    const kiln_image_format_t *view = kiln_loader_image_format(image.img);
+    ASSERT_NE(view, nullptr);
+    for (int t = 0; t < kThreads; t++) {
+      EXPECT_EQ(failures[t], 0) << "thread " << t;
+      EXPECT_EQ(views[t], view) << "thread " << t;
+    }
+  }
+}
+
+TEST(LoaderVerifyTest, NullArguments) {
+  Err err(kiln_loader_image_verify(nullptr));
+  EXPECT_EQ(err.code(), KILN_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_loader_image_format(nullptr), nullptr);
+  EXPECT_EQ(kiln_loader_method_count(nullptr), 0u);
+  kiln_loader_options_set_eager_directory(nullptr, true);  // a no-op
+  kiln_loader_options_set_eager_directory(nullptr, false);
 }
 
 TEST(LoaderOptionsTest, NewAndSetters) {
