@@ -397,20 +397,44 @@ static kiln_error_t *check_list(const kiln_image_format_t *v, const char *name, 
 }
 
 /* Marks each entry of an in-range list in `used` (one byte per function or
- * global); an entry already marked (by an earlier shard: the list itself
- * is strictly ascending) is an error. */
-static kiln_error_t *mark_owned(const uint32_t *list, uint32_t count, uint8_t *used,
-                                const char *name, size_t shard, const char *what) {
+ * global) and returns whether any was marked already. The list is strictly
+ * ascending, so a byte found set was set by an earlier shard's list. One
+ * pass: this runs before every dlopen; owner_error finds the culprit. */
+static bool mark_owned(const uint32_t *list, uint32_t count, uint8_t *used) {
   uint8_t seen = 0;
-  for (uint32_t i = 0; i < count; i++) seen |= used[list[i]];
-  for (uint32_t i = 0; seen && i < count; i++) {
-    if (used[list[i]]) {
-      return FAIL("shards section: entry %zu: %s %u is already in another shard", shard, what,
-                  list[i]);
+  for (uint32_t i = 0; i < count; i++) {
+    seen |= used[list[i]];
+    used[list[i]] = 1;
+  }
+  return seen != 0;
+}
+
+/* The list of shard s that mark_owned found overlapping an earlier shard's
+ * (function list when `global` is 0, else global list): names the first
+ * entry also listed by an earlier shard. Error path only. */
+static kiln_error_t *owner_error(const kiln_image_format_t *v, const char *name, size_t s,
+                                 int global) {
+  size_t n = global ? v->global_count : v->function_count;
+  uint8_t *used = calloc(n + 1, 1);
+  if (used == NULL) return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: out of memory", name);
+  size_t culprit = SIZE_MAX;
+  for (size_t r = 0; r <= s && culprit == SIZE_MAX; r++) {
+    const uint8_t *e = v->shards + r * kKifEntrySize[KIF_SEC_SHARDS];
+    const uint8_t *t0 = v->shard_tables + r * v->target_count * kKifEntrySize[KIF_SEC_SHARD_TABLES];
+    uint32_t count = global ? kif_get32(e + KIF_SHD_GLOBAL_COUNT) : kif_get32(t0 + KIF_STB_COUNT);
+    const uint32_t *list = v->indices + (global ? kif_get32(e + KIF_SHD_GLOBAL_OFFSET)
+                                                : kif_get32(t0 + KIF_STB_OFFSET));
+    for (uint32_t i = 0; i < count; i++) {
+      if (r == s && used[list[i]]) {
+        culprit = list[i];
+        break;
+      }
+      used[list[i]] = 1;
     }
   }
-  for (uint32_t i = 0; i < count; i++) used[list[i]] = 1;
-  return NULL;
+  free(used);
+  return FAIL("shards section: entry %zu: %s %zu is already in another shard", s,
+              global ? "global" : "function", culprit);
 }
 
 static kiln_error_t *check_shards(kiln_image_format_t *v, const section *shd,
@@ -426,6 +450,12 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *shd,
   if (v->pointer_count > max_pointers) {
     return FAIL("info section: pointer count %u exceeds the %llu per-shard tables", v->pointer_count,
                 (unsigned long long)max_pointers);
+  }
+  /* Every function and global is in exactly one shard, so in one of the
+   * shard lists: bounds the bitmaps below by the blob before allocating. */
+  if (v->function_count > v->index_count || v->global_count > v->index_count) {
+    return FAIL("shard indices section: %zu entries cannot list %zu functions and %zu globals",
+                v->index_count, v->function_count, v->global_count);
   }
   kiln_error_t *err = NULL;
   uint8_t *used_ptr = calloc((size_t)v->pointer_count + 1, 1);
@@ -446,7 +476,9 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *shd,
       if (k == 0) {
         err = check_list(v, name, s, (list_id){"function", 0}, count, offset, &cursor,
                          v->function_count, "functions", 1);
-        if (err == NULL) err = mark_owned(v->indices + offset, count, used_fn, name, s, "function");
+        if (err == NULL && mark_owned(v->indices + offset, count, used_fn)) {
+          err = owner_error(v, name, s, 0);
+        }
       } else {
         err = check_list(v, name, s, (list_id){"override", k}, count, offset, &cursor, nfn,
                          "shard functions", 1);
@@ -474,7 +506,9 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *shd,
       err = check_list(v, name, s, (list_id){"global", 0}, ngl, gl_offset, &cursor,
                        v->global_count, "globals", 1);
     }
-    if (err == NULL) err = mark_owned(v->indices + gl_offset, ngl, used_gl, name, s, "global");
+    if (err == NULL && mark_owned(v->indices + gl_offset, ngl, used_gl)) {
+      err = owner_error(v, name, s, 1);
+    }
     if (err == NULL) {
       err = check_pointer(v, used_ptr, name, s, "slots", nslot, kif_get32(e + KIF_SHD_SLOTS_POINTER));
     }

@@ -32,6 +32,11 @@ typedef struct src {
   int fd; /* -1 for a buffer */
   const unsigned char *buf;
   uint64_t size;
+  /* For a file: its first bytes, read once. The ELF header, the program
+   * headers and (in images LLD links) the dynamic symbol, hash and string
+   * tables all lie there, so most of the small reads need no system call. */
+  unsigned char head[4096];
+  uint64_t head_size;
 } src_t;
 
 /* Whether [off, off + len) lies within [0, size), without overflow. */
@@ -52,6 +57,10 @@ static kiln_error_t *src_read(const src_t *src, uint64_t off, uint64_t len, void
   }
   if (src->fd < 0) {
     memcpy(dst, src->buf + off, (size_t)len);
+    return NULL;
+  }
+  if (len <= src->head_size && off <= src->head_size - len) {
+    memcpy(dst, src->head + off, (size_t)len);
     return NULL;
   }
   unsigned char *out = dst;
@@ -706,7 +715,11 @@ kiln_error_t *kiln_loader_validate_file_(const char *path, const kiln_loader_opt
     info->file_size = st.st_size;
     info->mtime_sec = (int64_t)st.st_mtim.tv_sec;
     info->mtime_nsec = st.st_mtim.tv_nsec;
-    src_t src = {info->name, fd, NULL, (uint64_t)st.st_size};
+    src_t src = {.name = info->name, .fd = fd, .size = (uint64_t)st.st_size};
+    uint64_t want = src.size < sizeof(src.head) ? src.size : sizeof(src.head);
+    /* A short or failed read just leaves more to pread later. */
+    ssize_t got = want > 0 ? pread(fd, src.head, (size_t)want, 0) : 0;
+    src.head_size = got > 0 ? (uint64_t)got : 0;
     err = validate(&src, options, require_target, directory, info);
   }
   close(fd);
@@ -745,7 +758,7 @@ kiln_error_t *kiln_loader_validate_buffer(const void *data, size_t size, const c
   kiln_loader_info_t *info = NULL;
   kiln_error_t *err = new_info(name, &info);
   if (err != NULL) return err;
-  src_t src = {info->name, -1, data, size};
+  src_t src = {.name = info->name, .fd = -1, .buf = data, .size = size};
   err = validate(&src, options, false, true, info);
   if (err != NULL) {
     kiln_loader_info_free(info);

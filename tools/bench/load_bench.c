@@ -10,7 +10,11 @@
  *
  * Usage: load_bench IMAGE [ROUNDS]     (one options object for all loads,
  * as a runtime loading many images would use)
- * Prints "load: kiln X us, dlopen Y us, ratio R" and "call: ..." lines.
+ * Prints "load: kiln X us, dlopen Y us, ratio R" for the default loader
+ * (the metadata's load part validated before dlopen, the directory on first
+ * use), "load, eager directory: ..." with the whole metadata validated
+ * before dlopen, "directory: ..." for the first-use validation of the
+ * directory of a loaded image, and "call: ..." lines.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dlfcn.h>
@@ -92,6 +96,52 @@ int main(int argc, char **argv) {
   double k = median(kiln_t, rounds), d = median(dl_t, rounds);
   printf("load: kiln_loader_open+close %.1f us, dlopen+dlclose %.1f us, ratio %.2fx (median of %d)\n",
          k, d, k / d, rounds);
+
+  /* The same with the directory validated before dlopen too, and the cost
+   * of validating it on first use in the default mode. */
+  kiln_loader_options_t *eager = NULL;
+  err = kiln_loader_options_new(&eager);
+  if (err != NULL) {
+    fprintf(stderr, "load_bench: %s\n", kiln_error_message(err));
+    return 1;
+  }
+  kiln_loader_options_set_eager_directory(eager, true);
+  double *verify_t = calloc((size_t)rounds, sizeof(double));
+  if (verify_t == NULL) {
+    fprintf(stderr, "load_bench: out of memory\n");
+    return 1;
+  }
+  for (int r = 0; r < rounds && err == NULL; r++) {
+    double t0 = now_us();
+    kiln_loader_image_t *img = NULL;
+    err = kiln_loader_open(path, eager, &img);
+    kiln_loader_close(img);
+    double t1 = now_us();
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    dlclose(h);
+    double t2 = now_us();
+    img = NULL;
+    if (err == NULL) err = kiln_loader_open(path, opts, &img);
+    double t3 = now_us();
+    if (err == NULL) err = kiln_loader_image_verify(img);
+    double t4 = now_us();
+    kiln_loader_close(img);
+    kiln_t[r] = t1 - t0;
+    dl_t[r] = t2 - t1;
+    verify_t[r] = t4 - t3;
+  }
+  if (err != NULL) {
+    fprintf(stderr, "load_bench: %s\n", kiln_error_message(err));
+    return 1;
+  }
+  double ke = median(kiln_t, rounds), de = median(dl_t, rounds);
+  printf("load, eager directory: kiln_loader_open+close %.1f us, dlopen+dlclose %.1f us, ratio "
+         "%.2fx\n",
+         ke, de, ke / de);
+  printf("directory: first kiln_loader_image_verify of a loaded image %.1f us\n",
+         median(verify_t, rounds));
+  kiln_loader_options_free(eager);
+  free(verify_t);
 
   /* Calls: through the function table vs direct. */
   kiln_loader_image_t *img = NULL;
