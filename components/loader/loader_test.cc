@@ -733,13 +733,29 @@ struct Marker {
 
 // A corrupt directory byte does not stop loading by default: the tables
 // work, and every use of the directory reports the blob checksum mismatch.
+// The blob checksum field (header offset 24) is outside the load checksum,
+// so it too is only caught with the directory.
+void CheckCorruptDirectory(const std::string &path, const Layout &lay);
+
 TEST_F(LoaderTest, CorruptDirectoryLoadsLazilyAndFailsOnFirstUse) {
   std::string data;
   ASSERT_TRUE(kiln_loader_testing::ReadFile(im().kernels, &data));
   Layout lay;
   ASSERT_NO_FATAL_FAILURE(GetLayout(data, &lay));
-  std::string path = CopyFlipped(im().kernels, "corrupt_dir.so", lay.name_hash_bytes, 0x20);
-  Marker marker("corrupt_dir_marker");
+  {
+    SCOPED_TRACE("function name byte");
+    CheckCorruptDirectory(CopyFlipped(im().kernels, "corrupt_dir.so", lay.name_hash_bytes, 0x20),
+                          lay);
+  }
+  {
+    SCOPED_TRACE("blob checksum field");
+    CheckCorruptDirectory(CopyFlipped(im().kernels, "corrupt_blob_checksum.so", lay.blob + 24, 0x01),
+                          lay);
+  }
+}
+
+void CheckCorruptDirectory(const std::string &path, const Layout &lay) {
+  Marker marker(path.substr(path.rfind('/') + 1) + ".marker");
   Image image;
   ASSERT_OK(Open(path, nullptr, &image));
   // The load ran the image's constructor (nothing before dlopen was wrong).
