@@ -128,6 +128,13 @@ int kiln_cmd_demo(int argc, char **argv) {
     goto out;
   }
   int64_t load_ns = cli_now_ns() - t0;
+  /* The directory (names, methods) is validated on first use: here, so a
+   * corrupt one is reported as a load error and the view below is
+   * non-NULL. Not part of the load time. */
+  if ((err = kiln_loader_image_verify(img)) != NULL) {
+    rc = cli_fail(image, err);
+    goto out;
+  }
   size_t main_index = SIZE_MAX;
   if ((err = kiln_loader_function_find(img, "kiln_demo_main", &main_index)) != NULL) {
     rc = cli_fail(image, err);
@@ -135,6 +142,10 @@ int kiln_cmd_demo(int argc, char **argv) {
   }
 
   const kiln_image_format_t *v = kiln_loader_image_format(img);
+  if (v == NULL) { /* not after a successful verify; never dereferenced */
+    rc = cli_failf(image, "image directory unavailable");
+    goto out;
+  }
   printf("kiln demo: the built-in example program (%zu bytes of bitcode)\n", kiln_demo_bc_size);
   printf("targets:   %s\n", targets);
   printf("shards:    %zu\n", kiln_emitter_result_shard_count(r));

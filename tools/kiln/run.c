@@ -25,7 +25,7 @@ typedef int (*entry_fn)(int argc, char **argv);
 
 static bool has_bitcode(const kiln_loader_image_t *img) {
   if (img == NULL) return false;
-  const kiln_image_format_t *v = kiln_loader_image_format(img);
+  const kiln_image_format_t *v = kiln_loader_image_format(img); /* NULL: 0 methods */
   for (size_t m = 0; m < kiln_image_format_method_count(v); m++) {
     size_t size = 0;
     (void)kiln_image_format_method_bitcode(v, m, &size);
@@ -38,6 +38,7 @@ static bool has_bitcode(const kiln_loader_image_t *img) {
 static kiln_error_t *install(kiln_runtime_t *rt, const kiln_loader_image_t *img, bool as_package,
                              const char *name) {
   const kiln_image_format_t *v = kiln_loader_image_format(img);
+  if (v == NULL) return kiln_loader_image_verify(img); /* says why */
   size_t ng = kiln_loader_global_count(img);
   void **globals = cli_xmalloc((ng ? ng : 1) * sizeof *globals);
   for (size_t i = 0; i < ng; i++) globals[i] = kiln_loader_global_address(img, i);
@@ -115,15 +116,25 @@ int kiln_cmd_run(int argc, char **argv) {
   kiln_error_t *err = NULL;
   void *code = NULL;
 
-  if (base_path != NULL && (err = kiln_loader_open(base_path, NULL, &base)) != NULL) {
+  /* kiln_loader_open validates before dlopen what loading needs; the
+   * directory (names, methods), which run uses throughout, is validated
+   * here, so a corrupt one is a load error and every view below is
+   * non-NULL. */
+  if (base_path != NULL && ((err = kiln_loader_open(base_path, NULL, &base)) != NULL ||
+                            (err = kiln_loader_image_verify(base)) != NULL)) {
     rc = cli_fail(base_path, err);
     goto out;
   }
-  if ((err = kiln_loader_open(image_path, NULL, &img)) != NULL) {
+  if ((err = kiln_loader_open(image_path, NULL, &img)) != NULL ||
+      (err = kiln_loader_image_verify(img)) != NULL) {
     rc = cli_fail(image_path, err);
     goto out;
   }
   const kiln_image_format_t *view = kiln_loader_image_format(img);
+  if (view == NULL) { /* not after a successful verify; never dereferenced */
+    rc = cli_failf(image_path, "image directory unavailable");
+    goto out;
+  }
   bool package = kiln_image_format_kind(view) == KILN_IMAGE_FORMAT_KIND_PACKAGE;
   bool use_runtime = base != NULL || trace != NULL || report || package;
 
