@@ -1,8 +1,9 @@
 // integration/package_image_test.cc — package images end to end, through
 // the components' C APIs (no CLI): C sources (testdata/package) compiled by
 // clang-22 at test time -> kiln_emitter_build_files -> kiln_linker_link ->
-// kiln_loader_open -> kiln_runtime install (system base, package pkg), with
-// compile on first use wired to kiln_jit.
+// kiln_loader_open -> kiln_loader_image_verify (the directory: names and
+// methods) -> kiln_runtime install (system base, package pkg), with compile
+// on first use wired to kiln_jit.
 //
 //   (a) base + a package built against it: both load, every package method
 //       is installed, import slots are filled, results equal a native build;
@@ -154,6 +155,12 @@ void Load(const std::string &so, Loaded *out) {
   kiln_error_t *err = kiln_loader_open(so.c_str(), lo, &out->image);
   kiln_loader_options_free(lo);
   ASSERT_EQ(err, nullptr) << Take(err);
+  // The directory (names, methods: what the runtime installs) is validated
+  // on first use; verify it here so that view() is never NULL below.
+  err = kiln_loader_image_verify(out->image);
+  ASSERT_EQ(err, nullptr) << Take(err);
+  ASSERT_NE(out->view(), nullptr);
+  ASSERT_TRUE(kiln_image_format_has_directory(out->view()));
   for (size_t i = 0; i < kiln_loader_global_count(out->image); i++)
     out->globals.push_back(kiln_loader_global_address(out->image, i));
 }
@@ -179,6 +186,7 @@ struct Runtime {
   }
   void InstallSystem(const Loaded &img, const char *name) {
     kiln_runtime_report_t *rep = nullptr;
+    ASSERT_NE(img.view(), nullptr);
     ASSERT_OK(kiln_runtime_install_system(rt, img.view(), kiln_loader_function_table(img.image),
                                           img.globals.empty() ? nullptr : img.globals.data(), name,
                                           &rep));
@@ -186,6 +194,7 @@ struct Runtime {
   }
   // Installs a package; the caller frees *rep.
   void InstallPackage(const Loaded &img, const char *name, kiln_runtime_report_t **rep) {
+    ASSERT_NE(img.view(), nullptr);
     ASSERT_OK(kiln_runtime_install_package(rt, img.view(), kiln_loader_function_table(img.image),
                                            img.globals.empty() ? nullptr : img.globals.data(),
                                            name, rep));
