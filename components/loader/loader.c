@@ -147,6 +147,11 @@ struct kiln_loader_image {
    * directory), else opened over the mapped root on first use, published
    * by compare-exchange and owned by the image. */
   _Atomic(kiln_image_format_t *) directory;
+  /* When that validation failed: its message ("<path>: image directory
+   * (names and methods): image metadata: ...") and code, published once, so
+   * later uses report it without validating again. Owned. */
+  _Atomic(char *) directory_error;
+  _Atomic int directory_error_code;
   size_t target;
   void **functions;
   size_t function_count;
@@ -440,6 +445,7 @@ void kiln_loader_close(kiln_loader_image_t *image) {
   if (image->info == NULL || directory != image->info->format) {
     kiln_image_format_close(directory);
   }
+  free(atomic_load(&image->directory_error));
   if (image->handle != NULL) dlclose(image->handle);
   free(image->functions);
   free(image->globals);
@@ -463,10 +469,31 @@ static kiln_error_t *directory_view(const kiln_loader_image_t *image,
   kiln_loader_image_t *mut = (kiln_loader_image_t *)image;
   kiln_image_format_t *view = atomic_load_explicit(&mut->directory, memory_order_acquire);
   if (view == NULL) {
-    kiln_error_t *err =
-        kiln_image_format_open(image->root, image->info->blob_size, image->info->name, &view);
+    char *failed = atomic_load_explicit(&mut->directory_error, memory_order_acquire);
+    if (failed != NULL) {
+      return kiln_error_new((kiln_error_code_t)atomic_load(&mut->directory_error_code), "%s",
+                            failed);
+    }
+    const char *path = image->info->name;
+    size_t n = strlen(path) + 48;
+    char *label = malloc(n);
+    if (label == NULL) return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    snprintf(label, n, "%s: image directory (names and methods)", path);
+    kiln_error_t *err = kiln_image_format_open(image->root, image->info->blob_size, label, &view);
+    free(label);
     if (err != NULL) {
-      return kiln_error_prefix(err, "%s: image directory (names and methods)", image->info->name);
+      /* Remember it; if another thread stored one first, keep that. */
+      char *copy = kiln_loader_strdup_(kiln_error_message(err));
+      char *none = NULL;
+      if (copy != NULL) {
+        atomic_store(&mut->directory_error_code, (int)kiln_error_code(err));
+        if (!atomic_compare_exchange_strong_explicit(&mut->directory_error, &none, copy,
+                                                     memory_order_acq_rel,
+                                                     memory_order_acquire)) {
+          free(copy);
+        }
+      }
+      return err;
     }
     kiln_image_format_t *expected = NULL;
     if (!atomic_compare_exchange_strong_explicit(&mut->directory, &expected, view,
