@@ -113,6 +113,21 @@ static kiln_error_t *check_header(const uint8_t *data, size_t size, const char *
   return NULL;
 }
 
+/* The header's load size (data holds the whole header, total its checked
+ * total size): a multiple of 8 between the header size and the total. */
+static kiln_error_t *check_load_size(const uint8_t *data, uint64_t total, const char *name,
+                                     uint64_t *load_size_out) {
+  uint64_t load_size = kif_get64(data + KIF_H_LOAD_SIZE);
+  *load_size_out = load_size;
+  if (load_size < KILN_IMAGE_FORMAT_HEADER_SIZE || load_size % 8 != 0 || load_size > total) {
+    return FAIL("header: load size %llu is not a multiple of 8 between the header size %d and "
+                "the total size %llu",
+                (unsigned long long)load_size, KILN_IMAGE_FORMAT_HEADER_SIZE,
+                (unsigned long long)total);
+  }
+  return NULL;
+}
+
 kiln_error_t *kiln_image_format_peek(const void *data, size_t size, const char *name,
                                      uint64_t *blob_size_out, uint64_t *checksum_out) {
   uint64_t total = 0, checksum = 0;
@@ -338,12 +353,12 @@ static kiln_error_t *check_pointer(const kiln_image_format_t *v, uint8_t *used, 
 /* Which list of a shard check_list looks at; named only in messages. */
 typedef struct list_id {
   const char *kind; /* "function", "override", "slot", "global" */
-  size_t target;    /* for overrides */
+  size_t target;    /* > 0 for an override list */
 } list_id;
 
 static const char *list_name(char *buf, size_t size, list_id id) {
-  if (strcmp(id.kind, "override") == 0) {
-    snprintf(buf, size, "target %zu override", id.target);
+  if (id.target > 0) {
+    snprintf(buf, size, "target %zu %s", id.target, id.kind);
   } else {
     snprintf(buf, size, "%s", id.kind);
   }
@@ -437,9 +452,7 @@ static kiln_error_t *owner_error(const kiln_image_format_t *v, const char *name,
               global ? "global" : "function", culprit);
 }
 
-static kiln_error_t *check_shards(kiln_image_format_t *v, const section *shd,
-                                  const section *stb, const char *name) {
-  (void)shd;
+static kiln_error_t *check_shards(kiln_image_format_t *v, const section *stb, const char *name) {
   uint64_t tables = (uint64_t)v->shard_count * v->target_count;
   if (stb->count != tables) {
     return FAIL("shard tables section: %llu entries, expected %zu shards x %zu targets",
@@ -713,7 +726,7 @@ static kiln_error_t *check_load(kiln_image_format_t *v, const section *sec, cons
   v->shard_tables = b + sec[KIF_SEC_SHARD_TABLES].offset;
   v->indices = (const uint32_t *)(const void *)(b + sec[KIF_SEC_SHARD_INDICES].offset);
   v->index_count = (size_t)sec[KIF_SEC_SHARD_INDICES].count;
-  return check_shards(v, &sec[KIF_SEC_SHARDS], &sec[KIF_SEC_SHARD_TABLES], name);
+  return check_shards(v, &sec[KIF_SEC_SHARD_TABLES], name);
 }
 
 /* The directory: names, the function and global name tables, methods. */
@@ -777,14 +790,8 @@ kiln_error_t *kif_open(const void *data, size_t size, const char *name, int veri
   uint64_t total, stored;
   kiln_error_t *err = check_header(data, size, name, &total, &stored);
   if (err != NULL) return err;
-  const uint8_t *bytes = data;
-  uint64_t load_size = kif_get64(bytes + KIF_H_LOAD_SIZE);
-  if (load_size < KILN_IMAGE_FORMAT_HEADER_SIZE || load_size % 8 != 0 || load_size > total) {
-    return FAIL("header: load size %llu is not a multiple of 8 between the header size %d and "
-                "the total size %llu",
-                (unsigned long long)load_size, KILN_IMAGE_FORMAT_HEADER_SIZE,
-                (unsigned long long)total);
-  }
+  uint64_t load_size;
+  if ((err = check_load_size(data, total, name, &load_size)) != NULL) return err;
   /* A load view needs only the load part in the buffer. */
   uint64_t need = directory ? total : load_size;
   if (need > size) {
@@ -845,16 +852,10 @@ kiln_error_t *kiln_image_format_peek_load_size(const void *data, size_t size, co
                          name != NULL ? name : "<image>");
   }
   if (err != NULL) return err;
-  uint64_t load_size = kif_get64((const uint8_t *)data + KIF_H_LOAD_SIZE);
-  if (load_size < KILN_IMAGE_FORMAT_HEADER_SIZE || load_size % 8 != 0 || load_size > total) {
-    if (name == NULL) name = "<image>";
-    return FAIL("header: load size %llu is not a multiple of 8 between the header size %d and "
-                "the total size %llu",
-                (unsigned long long)load_size, KILN_IMAGE_FORMAT_HEADER_SIZE,
-                (unsigned long long)total);
-  }
-  *load_size_out = load_size;
-  return NULL;
+  uint64_t load_size;
+  err = check_load_size(data, total, name != NULL ? name : "<image>", &load_size);
+  if (err == NULL) *load_size_out = load_size;
+  return err;
 }
 
 bool kiln_image_format_has_directory(const kiln_image_format_t *v) {

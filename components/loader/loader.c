@@ -184,22 +184,25 @@ static bool in_image(const kiln_loader_image_t *image, uintptr_t addr, uint64_t 
 }
 
 /* The largest range [*lo, *hi) around `addr` in which every word passes
- * in_image(..., writable = true): its PT_LOAD segment minus PT_GNU_RELRO.
- * False when `addr` itself does not pass. */
+ * in_image(..., writable = true): its writable PT_LOAD segment minus
+ * PT_GNU_RELRO. False when the word at `addr` itself does not pass. */
 static bool writable_range(const kiln_loader_image_t *image, uintptr_t addr, uintptr_t *lo,
                            uintptr_t *hi) {
-  if (!in_image(image, addr, sizeof(void *), true)) return false;
+  if (addr < image->base) return false;
   uint64_t vaddr = (uint64_t)(addr - image->base);
   const kiln_loader_elf_t *elf = &image->info->elf;
   for (size_t i = 0; i < elf->segment_count; i++) {
     const kiln_loader_segment_t *seg = &elf->segments[i];
     if (vaddr < seg->vaddr || vaddr - seg->vaddr >= seg->memsz) continue;
+    if ((seg->flags & PF_W) == 0) return false;
     uint64_t l = seg->vaddr, h = seg->vaddr + seg->memsz;
     if (elf->has_relro) {
       uint64_t rl = elf->relro_vaddr, rh = elf->relro_vaddr + elf->relro_memsz;
+      if (vaddr >= rl && vaddr < rh) return false;
       if (rh <= vaddr && rh > l) l = rh;
       if (rl > vaddr && rl < h) h = rl;
     }
+    if (h - vaddr < sizeof(void *)) return false;
     *lo = image->base + (uintptr_t)l;
     *hi = image->base + (uintptr_t)h;
     return true;

@@ -45,6 +45,23 @@ static double median(double *v, int n) {
 __attribute__((noinline)) int64_t bench_leaf_direct(int64_t x);
 __attribute__((noinline)) int64_t bench_leaf_direct(int64_t x) { return x * 3 + 1; }
 
+/* One round: kiln_loader_open + close with `opts`, then dlopen + dlclose
+ * of the same file; their times in microseconds. */
+static kiln_error_t *time_round(const char *path, const kiln_loader_options_t *opts,
+                                double *kiln_us, double *dl_us) {
+  double t0 = now_us();
+  kiln_loader_image_t *img = NULL;
+  kiln_error_t *err = kiln_loader_open(path, opts, &img);
+  kiln_loader_close(img);
+  double t1 = now_us();
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (h != NULL) dlclose(h);
+  double t2 = now_us();
+  *kiln_us = t1 - t0;
+  *dl_us = t2 - t1;
+  return err;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: load_bench IMAGE [ROUNDS]\n");
@@ -77,21 +94,12 @@ int main(int argc, char **argv) {
     }
     dlclose(h);
   }
-  for (int r = 0; r < rounds; r++) {
-    double t0 = now_us();
-    kiln_loader_image_t *img = NULL;
-    err = kiln_loader_open(path, opts, &img);
-    kiln_loader_close(img);
-    double t1 = now_us();
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    dlclose(h);
-    double t2 = now_us();
-    if (err != NULL) {
-      fprintf(stderr, "load_bench: %s\n", kiln_error_message(err));
-      return 1;
-    }
-    kiln_t[r] = t1 - t0;
-    dl_t[r] = t2 - t1;
+  for (int r = 0; r < rounds && err == NULL; r++) {
+    err = time_round(path, opts, &kiln_t[r], &dl_t[r]);
+  }
+  if (err != NULL) {
+    fprintf(stderr, "load_bench: %s\n", kiln_error_message(err));
+    return 1;
   }
   double k = median(kiln_t, rounds), d = median(dl_t, rounds);
   printf("load: kiln_loader_open+close %.1f us, dlopen+dlclose %.1f us, ratio %.2fx (median of %d)\n",
@@ -112,23 +120,13 @@ int main(int argc, char **argv) {
     return 1;
   }
   for (int r = 0; r < rounds && err == NULL; r++) {
-    double t0 = now_us();
+    err = time_round(path, eager, &kiln_t[r], &dl_t[r]);
     kiln_loader_image_t *img = NULL;
-    err = kiln_loader_open(path, eager, &img);
-    kiln_loader_close(img);
-    double t1 = now_us();
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    dlclose(h);
-    double t2 = now_us();
-    img = NULL;
     if (err == NULL) err = kiln_loader_open(path, opts, &img);
-    double t3 = now_us();
+    double t0 = now_us();
     if (err == NULL) err = kiln_loader_image_verify(img);
-    double t4 = now_us();
+    verify_t[r] = now_us() - t0;
     kiln_loader_close(img);
-    kiln_t[r] = t1 - t0;
-    dl_t[r] = t2 - t1;
-    verify_t[r] = t4 - t3;
   }
   if (err != NULL) {
     fprintf(stderr, "load_bench: %s\n", kiln_error_message(err));
