@@ -66,11 +66,10 @@ static kiln_error_t *add_tables(const kiln_emitter_plan_t *p, size_t s, LLVMModu
   if (sh->global_count > cap) cap = sh->global_count;
   if (nslots > cap) cap = nslots;
   LLVMValueRef *vals = calloc(cap ? cap : 1, sizeof(*vals));
-  LLVMValueRef *originals = calloc(sh->function_count ? sh->function_count : 1, sizeof(*vals));
   mv_entry_t *mv = calloc(nmv ? nmv : 1, sizeof(*mv));
   out->slots = calloc(nslots ? nslots : 1, sizeof(uint32_t));
   kiln_error_t *err = NULL;
-  if (vals == NULL || originals == NULL || mv == NULL || out->slots == NULL) err = em_oom();
+  if (vals == NULL || mv == NULL || out->slots == NULL) err = em_oom();
   for (size_t i = 0; err == NULL && i < nmv; i++)
     mv[i] = (mv_entry_t){kiln_multiversion_tables_function_name(tables, i), i};
   if (err == NULL && nmv > 1) qsort(mv, nmv, sizeof(*mv), cmp_mv_entry);
@@ -82,17 +81,14 @@ static kiln_error_t *add_tables(const kiln_emitter_plan_t *p, size_t s, LLVMModu
     if (f == NULL || LLVMIsDeclaration(f))
       err = kiln_error_new(KILN_ERR_INTERNAL, "shard %zu: function '%s' is not defined here", s,
                            name);
-    originals[j] = f;
+    vals[j] = f;
   }
   if (err == NULL && sh->function_count > 0)
-    add_table(m, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, 0, originals, sh->function_count);
+    add_table(m, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, 0, vals, sh->function_count);
 
-  /* functions(s, k): target k's version of every shard function: the
-   * original, or for an overridden one its clone (or its base target's), so
-   * the loader copies one table whatever target it selects. */
+  /* functions(s, k): target k's version of each overridden function. */
   for (size_t k = 1; err == NULL && k < p->target_count; k++) {
     size_t n = sh->override_counts != NULL ? sh->override_counts[k] : 0;
-    memcpy(vals, originals, sh->function_count * sizeof(*vals));
     for (size_t j = 0; err == NULL && j < n; j++) {
       const char *name = p->functions[sh->functions[sh->overrides[k][j]]];
       mv_entry_t key = {name, 0};
@@ -106,10 +102,9 @@ static kiln_error_t *add_tables(const kiln_emitter_plan_t *p, size_t s, LLVMModu
                              k, name);
         break;
       }
-      vals[sh->overrides[k][j]] = f;
+      vals[j] = f;
     }
-    if (err == NULL && sh->function_count > 0)
-      add_table(m, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, k, vals, sh->function_count);
+    if (err == NULL && n > 0) add_table(m, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, k, vals, n);
   }
 
   /* slots(s): the slot words defined in this shard (a GLOBAL slot lives
@@ -146,7 +141,6 @@ static kiln_error_t *add_tables(const kiln_emitter_plan_t *p, size_t s, LLVMModu
   if (err == NULL && sh->global_count > 0)
     add_table(m, s, KILN_IMAGE_FORMAT_TABLE_GLOBALS, 0, vals, sh->global_count);
   free(vals);
-  free(originals);
   free(mv);
   return err;
 }

@@ -294,11 +294,11 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
   uint64_t names = 1;
   for (size_t i = 0; i < d->function_count; i++) names += str_size(d->functions[i]);
   for (size_t i = 0; i < d->global_count; i++) names += str_size(d->globals[i]);
-  uint64_t indices = 0, overrides = 0, calls = 0, deps = 0, bitcode = 0;
+  uint64_t indices = 0, calls = 0, deps = 0, bitcode = 0;
   for (size_t s = 0; s < d->shard_count; s++) {
     const kiln_image_format_shard_t *sh = &d->shards[s];
     indices += sh->function_count + sh->slot_count + sh->global_count;
-    for (size_t k = 1; k < T; k++) overrides += override_count(sh, k);
+    for (size_t k = 1; k < T; k++) indices += override_count(sh, k);
   }
   for (size_t m = 0; m < d->method_count; m++) {
     const kiln_image_format_method_t *me = &d->methods[m];
@@ -314,8 +314,7 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
     return bad("strings: %llu and %llu bytes of text, more than 32-bit offsets address",
                (unsigned long long)strings, (unsigned long long)names);
   }
-  if (indices >= KIF_NO_POINTER || overrides >= KIF_NO_POINTER || calls >= KIF_NO_POINTER ||
-      deps >= KIF_NO_POINTER) {
+  if (indices >= KIF_NO_POINTER || calls >= KIF_NO_POINTER || deps >= KIF_NO_POINTER) {
     return bad("shards/methods: more list entries than 32-bit indices address");
   }
 
@@ -323,8 +322,7 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
   memset(&w, 0, sizeof(w));
   uint64_t counts[KIF_SECTION_COUNT + 1] = {
       0, strings, 1, d->option_count, T, d->function_count, d->global_count, d->shard_count,
-      (uint64_t)d->shard_count * T, indices, d->method_count, calls, deps, bitcode, names,
-      overrides};
+      (uint64_t)d->shard_count * T, indices, d->method_count, calls, deps, bitcode, names};
   /* The load part first, then the directory (internal.h, kKifLayoutOrder). */
   uint64_t pos = KILN_IMAGE_FORMAT_HEADER_SIZE + (uint64_t)KIF_SECTION_COUNT * KIF_SECTION_ENTRY_SIZE;
   uint64_t load_size = 0;
@@ -383,12 +381,10 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
     kif_put32(at(&w, KIF_SEC_GLOBALS, i), put_name(&w, d->globals[i]));
   }
 
-  /* Shards: function, slot and global lists back to back in the shard
-   * indices section, override lists back to back in the overrides section;
-   * pointer-array indices shard by shard: function tables of targets
-   * 0..T-1 (each with one entry per shard function), slots, globals,
-   * skipping empty tables. */
-  uint32_t cursor = 0, ov_cursor = 0, pointer = 0;
+  /* Shards: lists back to back in the shard indices section; pointer-array
+   * indices shard by shard: function tables of targets 0..T-1, slots,
+   * globals, skipping empty tables. */
+  uint32_t cursor = 0, pointer = 0;
 #define PUT_LIST(list, n)                                                   \
   do {                                                                      \
     for (size_t i_ = 0; i_ < (n); i_++) {                                   \
@@ -400,19 +396,14 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
     const kiln_image_format_shard_t *sh = &d->shards[s];
     for (size_t k = 0; k < T; k++) {
       uint8_t *t = at(&w, KIF_SEC_SHARD_TABLES, s * T + k);
-      size_t n = sh->function_count;
+      size_t n = k == 0 ? sh->function_count : override_count(sh, k);
       kif_put32(t + KIF_STB_COUNT, (uint32_t)n);
+      kif_put32(t + KIF_STB_OFFSET, cursor);
       kif_put32(t + KIF_STB_POINTER, n ? pointer++ : KIF_NO_POINTER);
       if (k == 0) {
-        kif_put32(t + KIF_STB_OFFSET, cursor);
         PUT_LIST(sh->functions, n);
       } else {
-        size_t m = override_count(sh, k);
-        const uint32_t *ov = override_list(sh, k);
-        kif_put32(t + KIF_STB_OFFSET, ov_cursor);
-        kif_put32(t + KIF_STB_OVERRIDE_COUNT, (uint32_t)m);
-        for (size_t i = 0; i < m; i++) kif_put32(at(&w, KIF_SEC_OVERRIDES, ov_cursor + i), ov[i]);
-        ov_cursor += (uint32_t)m;
+        PUT_LIST(override_list(sh, k), n);
       }
     }
     uint8_t *e = at(&w, KIF_SEC_SHARDS, s);

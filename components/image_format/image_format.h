@@ -33,8 +33,7 @@
  *   - globals: the image's global-variable table, sorted by symbol name;
  *   - shards: per shard, the functions it defines (ascending function
  *     index), per target k > 0 the entries it overrides (local positions
- *     into the shard's function list whose target-k version is not target
- *     0's; directory only), its relocation slots (each naming the
+ *     into the shard's function list), its relocation slots (each naming the
  *     function whose selected version the loader writes into the slot) and
  *     the globals it defines; and for each non-empty table, the index of the
  *     pointer-array entry that holds the table's address;
@@ -45,11 +44,8 @@
  *
  * Per-shard tables in the image (defined by the emitter in each shard's
  * object, addressed through the pointer array):
- *   functions(s, k): [n_s x ptr]  target k's address of each shard function
- *                                 (its clone, its base target's, or the
- *                                 original), in the shard's order, for
- *                                 every target k: the loader copies one
- *                                 table per shard, whatever k it selects
+ *   functions(s, 0): [n_s x ptr]  target 0's address of each shard function
+ *   functions(s, k): [m_sk x ptr] target k's address of each overridden one
  *   slots(s):        [q_s x ptr]  address of each slot word
  *   globals(s):      [g_s x ptr]  address of each global the shard defines
  * Their symbol names come from kiln_image_format_table_symbol(); an empty
@@ -78,7 +74,7 @@ KILN_BEGIN_DECLS
 
 /* Bumped on every incompatible change to the encoding. A reader accepts
  * exactly this version. */
-#define KILN_IMAGE_FORMAT_VERSION 4u
+#define KILN_IMAGE_FORMAT_VERSION 3u
 
 /* Image kinds. */
 typedef enum kiln_image_format_kind {
@@ -229,20 +225,18 @@ KILN_API KILN_NODISCARD kiln_error_t *kiln_image_format_open(const void *data, s
 
 /* The blob is two parts (docs/image-format.md, "Load part and directory"):
  * the LOAD PART, bytes [0, load size), holds the header, the section table
- * and what loading needs (producer, triple, options, targets, shards with
- * their function, slot and global lists, and the function and global
- * counts), under its own "load checksum"; the DIRECTORY, bytes [load size,
- * size), holds the names of functions and globals, the shards' override
- * lists and the methods with their calls, dependencies and bitcode. The
- * blob checksum covers both.
+ * and what loading needs (producer, triple, options, targets, shards and
+ * their lists, and the function and global counts), under its own "load
+ * checksum"; the DIRECTORY, bytes [load size, size), holds the names of
+ * functions and globals and the methods with their calls, dependencies and
+ * bitcode. The blob checksum covers both.
  *
  * kiln_image_format_open_load validates the load part exactly as
  * kiln_image_format_open does (load checksum, every offset and index) and
  * reads nothing after it: `size` need only reach the load size
  * (kiln_image_format_peek_load_size). The view answers every load-part
  * accessor; the directory's accessors see no entries: function and global
- * names, shard_overrides and method_* give NULL/0, *_find give
- * KILN_ERR_UNSUPPORTED.
+ * names and method_* give NULL/0, *_find give KILN_ERR_UNSUPPORTED.
  * kiln_image_format_has_directory tells which kind a view is. Whatever
  * kiln_image_format_open accepts, kiln_image_format_open_load accepts too.
  * Errors as kiln_image_format_open ("load part checksum mismatch", ...).
@@ -323,9 +317,7 @@ KILN_API size_t kiln_image_format_shard_count(const kiln_image_format_t *image);
 /* Shard s's functions (ascending function indices) and their count. */
 KILN_API const uint32_t *kiln_image_format_shard_functions(const kiln_image_format_t *image,
                                                            size_t s, size_t *count_out);
-/* Positions into shard s's function list whose target-k version (k >= 1)
- * is not target 0's: the functions target k or one of its bases clones.
- * Directory only (NULL/0 in a view from kiln_image_format_open_load). */
+/* Positions into shard s's function list overridden by target k (k >= 1). */
 KILN_API const uint32_t *kiln_image_format_shard_overrides(const kiln_image_format_t *image,
                                                            size_t s, size_t k,
                                                            size_t *count_out);

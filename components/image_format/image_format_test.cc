@@ -12,7 +12,6 @@
 #include <fstream>
 #include <iterator>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "components/image_format/image_format.h"
@@ -256,19 +255,15 @@ TEST(ImageFormatRoundTripTest, EveryAccessorReturnsTheDescription) {
   EXPECT_EQ(kiln_image_format_shard_pointer(img, 0, F, 2), 2u);
   EXPECT_EQ(kiln_image_format_shard_pointer(img, 0, S, 0), 3u);
   EXPECT_EQ(kiln_image_format_shard_pointer(img, 0, G, 0), 4u);
-  // Every target has a table for every non-empty shard (one entry per shard
-  // function), even target 1 of shard 1, which overrides nothing.
   EXPECT_EQ(kiln_image_format_shard_pointer(img, 1, F, 0), 5u);
-  EXPECT_EQ(kiln_image_format_shard_pointer(img, 1, F, 1), 6u);
-  EXPECT_EQ(kiln_image_format_shard_pointer(img, 1, F, 2), 7u);
+  EXPECT_EQ(kiln_image_format_shard_pointer(img, 1, F, 1), SIZE_MAX);
+  EXPECT_EQ(kiln_image_format_shard_pointer(img, 1, F, 2), 6u);
   EXPECT_EQ(kiln_image_format_shard_pointer(img, 1, S, 0), SIZE_MAX);
-  EXPECT_EQ(kiln_image_format_shard_pointer(img, 1, G, 0), 8u);
+  EXPECT_EQ(kiln_image_format_shard_pointer(img, 1, G, 0), 7u);
   EXPECT_EQ(kiln_image_format_shard_pointer(img, 2, F, 0), SIZE_MAX);
-  EXPECT_EQ(kiln_image_format_shard_pointer(img, 2, F, 1), SIZE_MAX);
-  EXPECT_EQ(kiln_image_format_shard_pointer(img, 2, F, 2), SIZE_MAX);
   EXPECT_EQ(kiln_image_format_shard_pointer(img, 0, F, 3), SIZE_MAX);
   EXPECT_EQ(kiln_image_format_shard_pointer(img, 3, F, 0), SIZE_MAX);
-  EXPECT_EQ(kiln_image_format_pointer_count(img), 9u);
+  EXPECT_EQ(kiln_image_format_pointer_count(img), 8u);
   EXPECT_EQ(kiln_image_format_pointer_offset(img), b.size());
 
   ASSERT_EQ(kiln_image_format_method_count(img), 3u);
@@ -343,97 +338,6 @@ TEST(ImageFormatRoundTripTest, OpensMisalignedBuffersAndIgnoresTrailingBytes) {
   EXPECT_EQ(List(fns, n), (std::vector<uint32_t>{0, 2, 4}));
   EXPECT_EQ(kiln_image_format_size(img), b.size());
   kiln_image_format_close(img);
-}
-
-// ---- Shard tables and override lists (format 4) ------------------------------
-
-// The bytes docs/image-format.md describes for Rich(): every target's table
-// of a shard counts the shard's functions; target 0's OFFSET indexes the
-// shard indices section and its override count is 0; target k > 0's OFFSET
-// indexes the overrides section (directory) and byte 12 is its override
-// count. The shard indices section holds only function, slot and global
-// lists.
-TEST(ImageFormatShardTablesTest, EveryTargetTableHasOneEntryPerShardFunction) {
-  Desc d = Rich();
-  std::vector<uint8_t> b = Encode(&d.desc);
-  auto Table = [&](uint64_t s, uint64_t k) {
-    return SectionOffset(b, KIF_SEC_SHARD_TABLES) + (s * 3 + k) * 16;
-  };
-  // {count, offset, pointer, override count} per (shard, target).
-  const uint32_t want[3][3][4] = {
-      {{3, 0, 0, 0}, {3, 0, 1, 1}, {3, 1, 2, 2}},
-      {{3, 6, 5, 0}, {3, 3, 6, 0}, {3, 3, 7, 1}},
-      {{0, 10, KIF_NO_POINTER, 0}, {0, 4, KIF_NO_POINTER, 0}, {0, 4, KIF_NO_POINTER, 0}}};
-  for (uint64_t s = 0; s < 3; s++) {
-    for (uint64_t k = 0; k < 3; k++) {
-      SCOPED_TRACE("shard " + std::to_string(s) + " target " + std::to_string(k));
-      EXPECT_EQ(Get32(b, Table(s, k) + KIF_STB_COUNT), want[s][k][0]);
-      EXPECT_EQ(Get32(b, Table(s, k) + KIF_STB_OFFSET), want[s][k][1]);
-      EXPECT_EQ(Get32(b, Table(s, k) + KIF_STB_POINTER), want[s][k][2]);
-      EXPECT_EQ(Get32(b, Table(s, k) + KIF_STB_OVERRIDE_COUNT), want[s][k][3]);
-    }
-  }
-  auto Section = [&](uint32_t id) {
-    std::vector<uint32_t> out(SectionSize(b, id) / 4);
-    memcpy(out.data(), b.data() + SectionOffset(b, id), out.size() * 4);
-    return out;
-  };
-  // shard 0: functions, slots, globals; shard 1: functions, globals.
-  EXPECT_EQ(Section(KIF_SEC_SHARD_INDICES), (std::vector<uint32_t>{0, 2, 4, 1, 3, 0, 1, 3, 5, 1}));
-  // shard 0 target 1, shard 0 target 2, shard 1 target 2.
-  EXPECT_EQ(Section(KIF_SEC_OVERRIDES), (std::vector<uint32_t>{1, 0, 1, 2}));
-  EXPECT_EQ(kKifEntrySize[KIF_SEC_OVERRIDES], 4u);
-  EXPECT_STREQ(kKifSectionName[KIF_SEC_OVERRIDES], "overrides");
-  EXPECT_EQ(kKifInDirectory[KIF_SEC_OVERRIDES], 1);
-  EXPECT_GE(SectionOffset(b, KIF_SEC_OVERRIDES), LoadSize(b));
-  EXPECT_EQ(Get32(b, 8), 4u);   // format version
-  EXPECT_EQ(Get32(b, 32), 15u);  // section count
-
-  // A shard's tables all exist together: one per target when it has
-  // functions, none when it has none, whatever the overrides.
-  Desc no_overrides = Rich();
-  for (auto &sh : no_overrides.shards) sh.overrides.clear();
-  b = Encode(no_overrides.Build());
-  EXPECT_EQ(SectionSize(b, KIF_SEC_OVERRIDES), 0u);
-  kiln_image_format_t *img = nullptr;
-  ASSERT_EQ(kiln_image_format_open(b.data(), b.size(), "x", &img), nullptr);
-  EXPECT_EQ(kiln_image_format_pointer_count(img), 9u);
-  for (size_t s = 0; s < 2; s++) {
-    for (size_t k = 0; k < 3; k++) {
-      EXPECT_NE(kiln_image_format_shard_pointer(img, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, k),
-                SIZE_MAX);
-      size_t n = 99;
-      EXPECT_EQ(kiln_image_format_shard_overrides(img, s, k, &n), nullptr);
-      EXPECT_EQ(n, 0u);
-    }
-  }
-  kiln_image_format_close(img);
-}
-
-// The override lists of a large image are all in the overrides section
-// (directory), the rest of the shard lists in the shard indices section.
-TEST(ImageFormatShardTablesTest, OverrideListsAreInTheDirectory) {
-  Desc d = Large(1000, 7);
-  std::vector<uint8_t> b = Encode(d.Build());
-  uint64_t indices = 0, overrides = 0;
-  for (const auto &sh : d.shards) {
-    indices += sh.functions.size() + sh.slots.size() + sh.globals.size();
-    for (size_t k = 1; k < sh.overrides.size(); k++) overrides += sh.overrides[k].size();
-  }
-  EXPECT_EQ(overrides, 250u + 125u);  // every 4th function for target 1, every 8th for target 2
-  EXPECT_EQ(SectionSize(b, KIF_SEC_SHARD_INDICES), indices * 4);
-  EXPECT_EQ(SectionSize(b, KIF_SEC_OVERRIDES), overrides * 4);
-  EXPECT_GE(SectionOffset(b, KIF_SEC_OVERRIDES), LoadSize(b));
-  kiln_image_format_t *full = nullptr;
-  ASSERT_EQ(kiln_image_format_open(b.data(), b.size(), "x", &full), nullptr);
-  for (size_t s = 0; s < d.shards.size(); s++) {
-    for (size_t k = 1; k < 3; k++) {
-      size_t n = 0;
-      EXPECT_EQ(List(kiln_image_format_shard_overrides(full, s, k, &n), n), d.shards[s].overrides[k])
-          << s << " " << k;
-    }
-  }
-  kiln_image_format_close(full);
 }
 
 // ---- Determinism ------------------------------------------------------------
@@ -588,17 +492,13 @@ TEST(ImageFormatOpenTest, RejectsOtherVersionsNamingBoth) {
   Reseal(b);
   kiln_error_code_t code;
   EXPECT_EQ(OpenError(b, &code),
-            "lib.so: image metadata: format version 1, but this reader accepts only version 4");
+            "lib.so: image metadata: format version 1, but this reader accepts only version 3");
   EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
   EXPECT_EQ(OpenLoadError(b, &code),
-            "lib.so: image metadata: format version 1, but this reader accepts only version 4");
+            "lib.so: image metadata: format version 1, but this reader accepts only version 3");
   EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
-  // The previous version (override lists in the load part) is refused too.
-  Put32(b, 8, 3);
-  EXPECT_NE(OpenError(b, &code).find("format version 3, but this reader accepts only version 4"),
-            std::string::npos);
-  EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
-  EXPECT_NE(OpenLoadError(b, &code).find("format version 3, but this reader accepts only version 4"),
+  Put32(b, 8, 2);
+  EXPECT_NE(OpenError(b, &code).find("format version 2, but this reader accepts only version 3"),
             std::string::npos);
   EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
 }
@@ -741,8 +641,8 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
       {"header size", [](std::vector<uint8_t> &b) { Put32(b, 12, 32); },
        "header: header size 32, expected 64", true},
       {"flags", [](std::vector<uint8_t> &b) { Put32(b, 36, 4); }, "header: unknown flags 0x4", true},
-      {"section count", [](std::vector<uint8_t> &b) { Put32(b, 32, 14); },
-       "header: 14 sections, version 4 has 15", true},
+      {"section count", [](std::vector<uint8_t> &b) { Put32(b, 32, 13); },
+       "header: 13 sections, version 3 has 14", true},
       {"table offset", [](std::vector<uint8_t> &b) { Put64(b, 40, b.size() - 8); },
        "header: section table at offset", true},
       {"table past load part", [](std::vector<uint8_t> &b) { Put64(b, 40, LoadSize(b) - 8); },
@@ -756,7 +656,7 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
       {"load part too short",
        // The section table no longer fits in the load part.
        [](std::vector<uint8_t> &b) { Put64(b, 48, 64 + 8 * 24); },
-       "header: section table at offset 64 (360 bytes) is not 8-byte aligned inside the load part "
+       "header: section table at offset 64 (336 bytes) is not 8-byte aligned inside the load part "
        "(256 bytes)", true},
       {"load part ends early",
        // Shard indices, the last load section, now ends after the load size.
@@ -772,20 +672,10 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
       {"directory section in load part",
        [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 5) + 8, SectionOffset(b, 1)); },
        "section table: functions section: bytes [", true},
-      {"overrides in load part",
-       // The override lists are directory: they may not sit in the load part.
-       [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 15) + 8, LoadSize(b) - 8); },
-       "section table: overrides section: bytes [", true},
       {"section id", [](std::vector<uint8_t> &b) { Put32(b, SectionEntry(b, 4), 9); },
        "section table: entry 3: id 9, expected 4 (targets)", true},
       {"names id", [](std::vector<uint8_t> &b) { Put32(b, SectionEntry(b, 14), 15); },
        "section table: entry 13: id 15, expected 14 (names)", true},
-      {"overrides id", [](std::vector<uint8_t> &b) { Put32(b, SectionEntry(b, 15), 9); },
-       "section table: entry 14: id 9, expected 15 (overrides)", true},
-      {"overrides entry size", [](std::vector<uint8_t> &b) { Put32(b, SectionEntry(b, 15) + 4, 8); },
-       "section table: overrides section: entry size 8, expected 4", true},
-      {"overrides not multiple", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 15) + 16, 14); },
-       "overrides section: size 14 is not a multiple of its entry size 4", true},
       {"entry size", [](std::vector<uint8_t> &b) { Put32(b, SectionEntry(b, 10) + 4, 48); },
        "section table: methods section: entry size 48, expected 56", true},
       {"names entry size", [](std::vector<uint8_t> &b) { Put32(b, SectionEntry(b, 14) + 4, 4); },
@@ -818,8 +708,8 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
        "info section: unknown image kind 3", true},
       {"system base", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 2, 0) + 12, 0); },
        "info section: a system image with base checksum 0x0123456789abcdef", true},
-      {"pointer count", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 2, 0) + 24, 10); },
-       "info section: pointer array entry 9 is used by no table", true},
+      {"pointer count", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 2, 0) + 24, 9); },
+       "info section: pointer array entry 8 is used by no table", true},
       {"pointer count huge", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 2, 0) + 24, 1000000); },
        "info section: pointer count 1000000 exceeds the 15 per-shard tables", true},
       {"options order",
@@ -841,58 +731,15 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
        [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 2), 77); },
        "shards section: entry 0: function 2: 77 out of range (6 functions)", true},
       {"shard fn twice",
-       // shard 1's functions are {1,3,5} at indices 3+2+1 = 6..8 (shard 0's
-       // function, slot and global lists come first; no override lists).
-       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 6), 0); },
+       // shard 1's functions are {1,3,5} at indices 0+3+1+2+2+1 = 9..11.
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 9), 0); },
        "shards section: entry 1: function 0 is already in another shard", true},
       {"shard list offset", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 7, 1) + 4, 3); },
-       "shards section: entry 1: slot list at index 3, expected 9", true},
-      // Shard tables entry (s, k) is at index 3s + k. Every target's table
-      // has one entry per shard function; the override count (byte 12) is a
-      // load-part field, the override lists (overrides section) are not.
-      {"target table count", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 1), 2); },
-       "shards section: entry 0: target 1 table has 2 entries, expected 3 (one per shard "
-       "function)", true},
-      {"target table count of an override-free table",
-       // Shard 1 overrides nothing for target 1, and its table still has 3.
-       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 4), 0); Put32(b, Entry(b, 8, 4) + 8, ~0u); },
-       "shards section: entry 1: target 1 table has 0 entries, expected 3 (one per shard "
-       "function)", true},
-      {"target 0 overrides", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 3) + 12, 1); },
-       "shards section: entry 1: target 0 table: 1 overrides (must be 0)", true},
-      {"override count", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 2) + 12, 4); },
-       "shards section: entry 0: target 2 table: 4 overrides of 3 shard functions", true},
-      // The override lists: overrides section {1 | 0 1 | 2} = shard 0 target
-      // 1, shard 0 target 2, shard 1 target 2 (shard 1 target 1 is empty).
-      {"override range", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 15, 0), 3); },
-       "shards section: entry 0: target 1 override 0: 3 out of range (3 shard functions)", false},
-      {"override order", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 15, 2), 0); },
-       "shards section: entry 0: target 2 override 1: 0 is not after 0 (must be strictly "
-       "ascending)", false},
-      {"override tiling", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 5) + 4, 2); },
-       "shards section: entry 1: target 2 override list at index 2, expected 3 (lists are stored "
-       "back to back)", false},
-      {"override tiling of an empty list", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 4) + 4, 0); },
-       "shards section: entry 1: target 1 override list at index 0, expected 3", false},
-      {"override list outside",
-       // The overrides section loses its last entry, shard 1 target 2's list.
-       [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 15) + 16, 12); },
-       "shards section: entry 1: target 2 override list [3, +1) outside the overrides section (3 "
-       "entries)", false},
-      {"override offset huge",
-       // An offset far past the section, with a count the load part accepts.
-       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 1) + 4, 0xFFFFFFF0u); },
-       "shards section: entry 0: target 1 override list at index 4294967280, expected 0", false},
-      {"overrides leftover",
-       // Shard 1 target 2 overrides nothing, shard 2's empty lists move up.
-       [](std::vector<uint8_t> &b) {
-         Put32(b, Entry(b, 8, 5) + 12, 0);
-         Put32(b, Entry(b, 8, 7) + 4, 3);
-         Put32(b, Entry(b, 8, 8) + 4, 3);
-       },
-       "overrides section: 4 entries, but the shards use 3", false},
-      {"pointer range", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 1) + 8, 9); },
-       "shards section: entry 0: target 1 function table pointer index 9 out of range (9 pointers)",
+       "shards section: entry 1: slot list at index 3, expected 13", true},
+      {"override range", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 3), 3); },
+       "shards section: entry 0: target 1 override 0: 3 out of range (3 shard functions)", true},
+      {"pointer range", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 1) + 8, 8); },
+       "shards section: entry 0: target 1 function table pointer index 8 out of range (8 pointers)",
        true},
       {"pointer twice", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 7, 1) + 20, 5); },
        "shards section: entry 1: globals table pointer index 5 used twice", true},
@@ -901,12 +748,9 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
       {"shard tables count", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 8) + 16, 16 * 8); },
        "shard tables section: 8 entries, expected 3 shards x 3 targets", true},
       {"list tiling",
-       // Shrinking shard 1's function list (and its other targets' tables,
-       // which must match it) leaves a gap before its next list.
-       [](std::vector<uint8_t> &b) {
-         for (int k = 0; k < 3; k++) Put32(b, Entry(b, 8, 3 + k), 2);
-       },
-       "shards section: entry 1: slot list at index 9, expected 8", true},
+       // Shrinking shard 1's function list leaves a gap before its next list.
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 3), 2); },
+       "shards section: entry 1: target 1 override list at index 12, expected 11", true},
       {"function in no shard",
        // Function 6 exists (the functions section grows into the globals'
        // place; the globals move to 8 new bytes at the end) but no shard has it.
@@ -921,16 +765,15 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
        "functions section: entry 6 is in no shard", true},
       {"global in no shard",
        [](std::vector<uint8_t> &b) {
-         // Drop shard 1's global list (the last list, index 9) and its pointer (8, the
-         // last one), and move shard 2's empty lists to the new end. Shard 2's
-         // override lists (targets 1 and 2) are in the overrides section and stay.
+         // Drop shard 1's global list (the last list, index 13) and its pointer (7, the
+         // last one), and move shard 2's empty lists to the new end.
          Put32(b, Entry(b, 7, 1) + 8, 0);
          Put32(b, Entry(b, 7, 1) + 20, 0xFFFFFFFFu);
          Put64(b, SectionEntry(b, 9) + 16, SectionSize(b, 9) - 4);
-         Put32(b, Entry(b, 2, 0) + 24, 8);
-         Put32(b, Entry(b, 8, 6) + 4, 9);
-         Put32(b, Entry(b, 7, 2) + 4, 9);
-         Put32(b, Entry(b, 7, 2) + 12, 9);
+         Put32(b, Entry(b, 2, 0) + 24, 7);
+         for (int k = 0; k < 3; k++) Put32(b, Entry(b, 8, 6 + k) + 4, 13);
+         Put32(b, Entry(b, 7, 2) + 4, 13);
+         Put32(b, Entry(b, 7, 2) + 12, 13);
        },
        "globals section: entry 1 is in no shard", true},
       {"method fn", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1) + 4, 120); },
@@ -1032,17 +875,11 @@ TEST(ImageFormatPeekTest, ReturnsSizeAndChecksumFromTheHeaderAlone) {
 // ---- The load view (kiln_image_format_open_load) ------------------------
 
 // Every accessor the load part answers gives the same value in a load view
-// as in the full view `full`; shard_overrides, whose lists are in the
-// directory, gives NULL/0 in the load view. `same_checksum` is false when
-// `load` views a patched copy of `full`'s blob (resealed, so its stored
-// checksum differs).
-void ExpectSameLoadPart(const kiln_image_format_t *full, const kiln_image_format_t *load,
-                        bool same_checksum = true) {
+// as in the full view `full`.
+void ExpectSameLoadPart(const kiln_image_format_t *full, const kiln_image_format_t *load) {
   EXPECT_EQ(kiln_image_format_version(load), kiln_image_format_version(full));
   EXPECT_EQ(kiln_image_format_size(load), kiln_image_format_size(full));
-  if (same_checksum) {
-    EXPECT_EQ(kiln_image_format_checksum(load), kiln_image_format_checksum(full));
-  }
+  EXPECT_EQ(kiln_image_format_checksum(load), kiln_image_format_checksum(full));
   EXPECT_EQ(kiln_image_format_load_size(load), kiln_image_format_load_size(full));
   EXPECT_STREQ(kiln_image_format_producer(load), kiln_image_format_producer(full));
   EXPECT_STREQ(kiln_image_format_triple(load), kiln_image_format_triple(full));
@@ -1077,9 +914,8 @@ void ExpectSameLoadPart(const kiln_image_format_t *full, const kiln_image_format
     EXPECT_EQ(List(kiln_image_format_shard_globals(load, s, &n), n),
               List(kiln_image_format_shard_globals(full, s, &m), m));
     for (size_t k = 0; k <= targets; k++) {
-      n = 99;
-      EXPECT_EQ(kiln_image_format_shard_overrides(load, s, k, &n), nullptr) << s << " " << k;
-      EXPECT_EQ(n, 0u) << s << " " << k;
+      EXPECT_EQ(List(kiln_image_format_shard_overrides(load, s, k, &n), n),
+                List(kiln_image_format_shard_overrides(full, s, k, &m), m));
       EXPECT_EQ(kiln_image_format_shard_pointer(load, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, k),
                 kiln_image_format_shard_pointer(full, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, k));
     }
@@ -1121,7 +957,7 @@ TEST(ImageFormatOpenLoadTest, OpensAValidBlobAndABufferCutToTheLoadSize) {
     ExpectSameLoadPart(full, load);
     EXPECT_EQ(kiln_image_format_function_count(load), 6u);
     EXPECT_EQ(kiln_image_format_global_count(load), 2u);
-    EXPECT_EQ(kiln_image_format_pointer_count(load), 9u);
+    EXPECT_EQ(kiln_image_format_pointer_count(load), 8u);
     EXPECT_STREQ(kiln_image_format_option_find(load, "opt_level"), "2");
     EXPECT_STREQ(kiln_image_format_target_cpu(load, 2), "haswell");
     EXPECT_EQ(kiln_image_format_size(load), b.size());
@@ -1151,16 +987,6 @@ TEST(ImageFormatOpenLoadTest, DirectoryAccessorsSeeNoEntries) {
   for (size_t i = 0; i < 6; i++) EXPECT_EQ(kiln_image_format_function_name(v, i), nullptr);
   EXPECT_EQ(kiln_image_format_global_name(v, 0), nullptr);
   EXPECT_EQ(kiln_image_format_global_name(v, 1), nullptr);
-  // The override lists are in the directory (format 4): the load view has
-  // none, though its shard tables say how many there are.
-  for (size_t s = 0; s < 3; s++) {
-    for (size_t k = 0; k < 3; k++) {
-      size_t count = 99;
-      EXPECT_EQ(kiln_image_format_shard_overrides(v, s, k, &count), nullptr) << s << " " << k;
-      EXPECT_EQ(count, 0u) << s << " " << k;
-    }
-  }
-  EXPECT_EQ(kiln_image_format_shard_overrides(v, 0, 1, nullptr), nullptr);
   EXPECT_EQ(kiln_image_format_method_count(v), 0u);
   EXPECT_EQ(kiln_image_format_method_key(v, 0), nullptr);
   EXPECT_EQ(kiln_image_format_method_function(v, 0), 0u);
@@ -1220,9 +1046,9 @@ TEST(ImageFormatOpenLoadTest, RejectsNullArgumentsBadMagicAndOtherVersions) {
   EXPECT_EQ(OpenLoadError(bad, &code), "lib.so: image metadata: not a kiln image (bad magic)");
   EXPECT_EQ(code, KILN_ERR_FORMAT);
   bad = b;
-  Put32(bad, 8, 5);
+  Put32(bad, 8, 4);
   EXPECT_EQ(OpenLoadError(bad, &code),
-            "lib.so: image metadata: format version 5, but this reader accepts only version 4");
+            "lib.so: image metadata: format version 4, but this reader accepts only version 3");
   EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
 }
 
@@ -1248,98 +1074,6 @@ TEST(ImageFormatOpenLoadTest, ChecksTheLoadChecksumOnly) {
   EXPECT_NE(OpenError(b).find("methods section: entry 1: function index 120 out of range"),
             std::string::npos);
   EXPECT_EQ(OpenLoadError(b), "");
-}
-
-// shard_overrides reads the overrides section, which is directory: the
-// full view gives the lists, the load view (even of the whole blob) NULL/0.
-TEST(ImageFormatOpenLoadTest, ShardOverridesOnlyInAFullView) {
-  Desc d = Rich();
-  std::vector<uint8_t> b = Encode(&d.desc);
-  kiln_image_format_t *full = nullptr, *load = nullptr;
-  ASSERT_EQ(kiln_image_format_open(b.data(), b.size(), "x", &full), nullptr);
-  ASSERT_EQ(kiln_image_format_open_load(b.data(), b.size(), "x", &load), nullptr);
-  const std::vector<uint32_t> want[3][3] = {{{}, {1}, {0, 1}}, {{}, {}, {2}}, {{}, {}, {}}};
-  for (size_t s = 0; s < 3; s++) {
-    for (size_t k = 0; k < 3; k++) {
-      size_t n = 99;
-      EXPECT_EQ(List(kiln_image_format_shard_overrides(full, s, k, &n), n), want[s][k])
-          << s << " " << k;
-      EXPECT_EQ(n, want[s][k].size()) << s << " " << k;
-      n = 99;
-      EXPECT_EQ(kiln_image_format_shard_overrides(load, s, k, &n), nullptr) << s << " " << k;
-      EXPECT_EQ(n, 0u) << s << " " << k;
-      // The load view still has every target's table.
-      EXPECT_EQ(kiln_image_format_shard_pointer(load, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, k),
-                kiln_image_format_shard_pointer(full, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, k));
-    }
-  }
-  // Out of range: target 0 (no overrides), target T, shard S, a NULL view.
-  size_t n = 99;
-  EXPECT_EQ(kiln_image_format_shard_overrides(full, 0, 0, &n), nullptr);
-  EXPECT_EQ(n, 0u);
-  n = 99;
-  EXPECT_EQ(kiln_image_format_shard_overrides(full, 0, 3, &n), nullptr);
-  EXPECT_EQ(n, 0u);
-  n = 99;
-  EXPECT_EQ(kiln_image_format_shard_overrides(full, 3, 1, &n), nullptr);
-  EXPECT_EQ(n, 0u);
-  n = 99;
-  EXPECT_EQ(kiln_image_format_shard_overrides(nullptr, 0, 1, &n), nullptr);
-  EXPECT_EQ(n, 0u);
-  EXPECT_NE(kiln_image_format_shard_overrides(full, 0, 2, nullptr), nullptr);
-  kiln_image_format_close(load);
-  kiln_image_format_close(full);
-}
-
-// A broken override list behind valid checksums: open rejects it, open_load
-// (which never reads the overrides section) accepts it and gives the same
-// load part as the intact blob, also from a buffer cut to the load size.
-TEST(ImageFormatOpenLoadTest, AcceptsBrokenOverrideListsTheDirectoryHolds) {
-  Desc d = Rich();
-  const std::vector<uint8_t> good = Encode(&d.desc);
-  kiln_image_format_t *ref = nullptr;
-  ASSERT_EQ(kiln_image_format_open(good.data(), good.size(), "lib.so", &ref), nullptr);
-  const uint64_t ov = SectionOffset(good, KIF_SEC_OVERRIDES);
-  const struct {
-    const char *what;
-    std::vector<std::pair<uint64_t, uint32_t>> puts;  // (offset, u32)
-    const char *message;
-  } cases[] = {
-      {"out of range", {{ov + 8, 7}},
-       "shards section: entry 0: target 2 override 1: 7 out of range (3 shard functions)"},
-      {"not ascending", {{ov + 4, 1}},
-       "shards section: entry 0: target 2 override 1: 1 is not after 1 (must be strictly "
-       "ascending)"},
-      {"not tiling",
-       {{SectionOffset(good, KIF_SEC_SHARD_TABLES) + 2 * 16 + KIF_STB_OFFSET, 0}},
-       "shards section: entry 0: target 2 override list at index 0, expected 1 (lists are stored "
-       "back to back)"},
-      {"left over",
-       // Shard 1 target 2 overrides nothing now, and shard 2's (empty)
-       // lists start where shard 0's end: the section's last entry is unused.
-       {{SectionOffset(good, KIF_SEC_SHARD_TABLES) + 5 * 16 + KIF_STB_OVERRIDE_COUNT, 0},
-        {SectionOffset(good, KIF_SEC_SHARD_TABLES) + 7 * 16 + KIF_STB_OFFSET, 3},
-        {SectionOffset(good, KIF_SEC_SHARD_TABLES) + 8 * 16 + KIF_STB_OFFSET, 3}},
-       "overrides section: 4 entries, but the shards use 3"},
-  };
-  for (const auto &c : cases) {
-    SCOPED_TRACE(c.what);
-    std::vector<uint8_t> b = good;
-    for (const auto &p : c.puts) Put32(b, p.first, p.second);
-    Reseal(b);
-    kiln_error_code_t code = KILN_OK;
-    EXPECT_EQ(OpenError(b, &code), std::string("lib.so: image metadata: ") + c.message);
-    EXPECT_EQ(code, KILN_ERR_FORMAT);
-    std::vector<uint8_t> part(b.begin(), b.begin() + LoadSize(b));
-    for (const std::vector<uint8_t> *in : {&b, &part}) {
-      kiln_image_format_t *load = nullptr;
-      kiln_error_t *err = kiln_image_format_open_load(in->data(), in->size(), "lib.so", &load);
-      ASSERT_EQ(err, nullptr) << kiln_error_message(err);
-      ExpectSameLoadPart(ref, load, /*same_checksum=*/false);
-      kiln_image_format_close(load);
-    }
-  }
-  kiln_image_format_close(ref);
 }
 
 TEST(ImageFormatHasDirectoryTest, TrueForAFullViewOnly) {
@@ -1444,7 +1178,7 @@ TEST(ImageFormatPeekTest, LoadSizeFromTheHeaderAlone) {
   Put32(bad, 8, 2);
   cases.push_back({"version", bad, 64, KILN_ERR_VERSION_MISMATCH,
                    "lib.so: image metadata: format version 2, but this reader accepts only "
-                   "version 4"});
+                   "version 3"});
   const std::string total = std::to_string(b.size());
   bad = b;
   Put64(bad, 48, LoadSize(b) + 4);

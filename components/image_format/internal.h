@@ -33,11 +33,11 @@ enum {
   KIF_SECTION_ENTRY_SIZE = 24
 };
 
-/* Section ids. A version-4 blob has each exactly once, listed in this order
+/* Section ids. A version-3 blob has each exactly once, listed in this order
  * in the section table. The load part (strings .. shard indices without
  * functions and globals) is what loading needs and is laid out first; the
- * directory (names, functions, globals, overrides, methods, calls, deps,
- * bitcode) follows it, from the header's load size to the end. */
+ * directory (names, functions, globals, methods, calls, deps, bitcode)
+ * follows it, from the header's load size to the end. */
 enum {
   KIF_SEC_STRINGS = 1,
   KIF_SEC_INFO = 2,
@@ -53,32 +53,30 @@ enum {
   KIF_SEC_DEPS = 12,
   KIF_SEC_BITCODE = 13,
   KIF_SEC_NAMES = 14,
-  KIF_SEC_OVERRIDES = 15,
-  KIF_SECTION_COUNT = 15
+  KIF_SECTION_COUNT = 14
 };
 
 /* Entry sizes per section, indexed by id (0 unused). */
 static const uint32_t kKifEntrySize[KIF_SECTION_COUNT + 1] = {
-    0, 1, 32, 8, 16, 4, 4, 24, 16, 4, 56, 4, 16, 1, 1, 4,
+    0, 1, 32, 8, 16, 4, 4, 24, 16, 4, 56, 4, 16, 1, 1,
 };
 
 static const char *const kKifSectionName[KIF_SECTION_COUNT + 1] = {
     "?",       "strings",      "info",          "options", "targets", "functions", "globals",
     "shards",  "shard tables", "shard indices", "methods", "calls",   "deps",      "bitcode",
-    "names",   "overrides",
+    "names",
 };
 
 /* 1 for the directory's sections, 0 for the load part's, by id. */
 static const uint8_t kKifInDirectory[KIF_SECTION_COUNT + 1] = {
-    0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1,
 };
 
 /* The order the encoder lays the sections out in: the load part first. */
 static const uint8_t kKifLayoutOrder[KIF_SECTION_COUNT] = {
     KIF_SEC_STRINGS, KIF_SEC_INFO,    KIF_SEC_OPTIONS, KIF_SEC_TARGETS, KIF_SEC_SHARDS,
     KIF_SEC_SHARD_TABLES, KIF_SEC_SHARD_INDICES, KIF_SEC_NAMES, KIF_SEC_FUNCTIONS,
-    KIF_SEC_GLOBALS, KIF_SEC_OVERRIDES, KIF_SEC_METHODS, KIF_SEC_CALLS, KIF_SEC_DEPS,
-    KIF_SEC_BITCODE,
+    KIF_SEC_GLOBALS, KIF_SEC_METHODS, KIF_SEC_CALLS, KIF_SEC_DEPS, KIF_SEC_BITCODE,
 };
 
 /* Field offsets inside entries. */
@@ -106,16 +104,11 @@ enum {
   KIF_SHD_GLOBAL_OFFSET = 12,
   KIF_SHD_SLOTS_POINTER = 16,
   KIF_SHD_GLOBALS_POINTER = 20,
-  /* shard tables: entry (s, k) at index s * target_count + k. Every
-   * target's table of a shard has one entry per shard function (COUNT is
-   * the same for all k). For k = 0, OFFSET is the function list's index in
-   * the shard indices section and OVERRIDE_COUNT is 0; for k > 0, OFFSET is
-   * the override list's index in the overrides section (directory) and
-   * OVERRIDE_COUNT its length. */
+  /* shard tables: entry (s, k) at index s * target_count + k */
   KIF_STB_COUNT = 0,
   KIF_STB_OFFSET = 4,
   KIF_STB_POINTER = 8,
-  KIF_STB_OVERRIDE_COUNT = 12,
+  KIF_STB_RESERVED = 12,
   /* methods */
   KIF_MTH_KEY = 0,
   KIF_MTH_FUNCTION = 4,

@@ -53,8 +53,6 @@ struct kiln_image_format {
   const uint8_t *shard_tables;
   const uint32_t *indices;
   size_t index_count;
-  const uint32_t *overrides; /* directory; NULL in a load view */
-  size_t override_count;
   const uint8_t *methods;
   size_t method_count;
   const uint32_t *calls;
@@ -367,34 +365,26 @@ static const char *list_name(char *buf, size_t size, list_id id) {
   return buf;
 }
 
-/* The u32 section a shard list lives in: shard indices (function, slot and
- * global lists) or overrides (override lists). */
-typedef struct list_section {
-  const uint32_t *entries;
-  size_t count;
-  const char *what; /* "shard indices", "overrides" */
-} list_section;
-
-/* One index list of a shard: it must start where the previous list in its
- * section ended (lists tile their section in order), fit, and its entries
- * must be below `limit`, strictly ascending when `ascending`. The loop only
+/* One index list of a shard: it must start where the previous list ended
+ * (lists tile the shard indices section in order), fit, and its entries must
+ * be below `limit`, strictly ascending when `ascending`. The loop only
  * accumulates a "bad" flag, so it vectorizes; the entry at fault is looked
  * for again when there is one. This runs before every dlopen. */
-static kiln_error_t *check_list(const char *name, list_section sec, size_t shard, list_id id,
-                                uint32_t count, uint32_t offset, uint64_t *cursor, uint64_t limit,
-                                const char *limit_what, int ascending) {
+static kiln_error_t *check_list(const kiln_image_format_t *v, const char *name, size_t shard,
+                                list_id id, uint32_t count, uint32_t offset, uint64_t *cursor,
+                                uint64_t limit, const char *limit_what, int ascending) {
   char what[48];
   if (offset != *cursor) {
     return FAIL("shards section: entry %zu: %s list at index %u, expected %llu (lists are "
                 "stored back to back)",
                 shard, list_name(what, sizeof(what), id), offset, (unsigned long long)*cursor);
   }
-  if (count > sec.count - offset) {
-    return FAIL("shards section: entry %zu: %s list [%u, +%u) outside the %s section (%zu "
-                "entries)",
-                shard, list_name(what, sizeof(what), id), offset, count, sec.what, sec.count);
+  if (count > v->index_count - offset) {
+    return FAIL("shards section: entry %zu: %s list [%u, +%u) outside the shard indices "
+                "section (%zu entries)",
+                shard, list_name(what, sizeof(what), id), offset, count, v->index_count);
   }
-  const uint32_t *list = sec.entries + offset;
+  const uint32_t *list = v->indices + offset;
   /* limit < 2^32 (section counts are checked against 32-bit indices), so
    * the compares stay 32-bit wide. */
   const uint32_t lim = (uint32_t)limit;
@@ -481,7 +471,6 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *stb, co
                 v->index_count, v->function_count, v->global_count);
   }
   kiln_error_t *err = NULL;
-  const list_section indices = {v->indices, v->index_count, "shard indices"};
   uint8_t *used_ptr = calloc((size_t)v->pointer_count + 1, 1);
   uint8_t *used_fn = calloc(v->function_count + 1, 1);
   uint8_t *used_gl = calloc(v->global_count + 1, 1);
@@ -497,27 +486,18 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *stb, co
     for (size_t k = 0; k < v->target_count && err == NULL; k++) {
       const uint8_t *t = t0 + k * kKifEntrySize[KIF_SEC_SHARD_TABLES];
       uint32_t count = kif_get32(t + KIF_STB_COUNT), offset = kif_get32(t + KIF_STB_OFFSET);
-      uint32_t overrides = kif_get32(t + KIF_STB_OVERRIDE_COUNT);
       if (k == 0) {
-        err = check_list(name, indices, s, (list_id){"function", 0}, count, offset, &cursor,
+        err = check_list(v, name, s, (list_id){"function", 0}, count, offset, &cursor,
                          v->function_count, "functions", 1);
         if (err == NULL && mark_owned(v->indices + offset, count, used_fn)) {
           err = owner_error(v, name, s, 0);
         }
-        if (err == NULL && overrides != 0) {
-          err = FAIL("shards section: entry %zu: target 0 table: %u overrides (must be 0)", s,
-                     overrides);
-        }
-      } else if (count != nfn) {
-        /* Every target's table holds a version of every shard function;
-         * which of them are not target 0's is the directory's business. */
-        err = FAIL("shards section: entry %zu: target %zu table has %u entries, expected %u (one "
-                   "per shard function)",
-                   s, k, count, nfn);
-      } else if (overrides > nfn) {
-        err = FAIL("shards section: entry %zu: target %zu table: %u overrides of %u shard "
-                   "functions",
-                   s, k, overrides, nfn);
+      } else {
+        err = check_list(v, name, s, (list_id){"override", k}, count, offset, &cursor, nfn,
+                         "shard functions", 1);
+      }
+      if (err == NULL && kif_get32(t + KIF_STB_RESERVED) != 0) {
+        err = FAIL("shards section: entry %zu: target %zu table: reserved field not zero", s, k);
       }
       if (err == NULL) {
         uint32_t p = kif_get32(t + KIF_STB_POINTER);
@@ -533,11 +513,10 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *stb, co
     if (err != NULL) break;
     uint32_t nslot = kif_get32(e + KIF_SHD_SLOT_COUNT), ngl = kif_get32(e + KIF_SHD_GLOBAL_COUNT);
     uint32_t gl_offset = kif_get32(e + KIF_SHD_GLOBAL_OFFSET);
-    err = check_list(name, indices, s, (list_id){"slot", 0}, nslot,
-                     kif_get32(e + KIF_SHD_SLOT_OFFSET), &cursor, v->function_count, "functions",
-                     0);
+    err = check_list(v, name, s, (list_id){"slot", 0}, nslot, kif_get32(e + KIF_SHD_SLOT_OFFSET),
+                     &cursor, v->function_count, "functions", 0);
     if (err == NULL) {
-      err = check_list(name, indices, s, (list_id){"global", 0}, ngl, gl_offset, &cursor,
+      err = check_list(v, name, s, (list_id){"global", 0}, ngl, gl_offset, &cursor,
                        v->global_count, "globals", 1);
     }
     if (err == NULL && mark_owned(v->indices + gl_offset, ngl, used_gl)) {
@@ -750,36 +729,7 @@ static kiln_error_t *check_load(kiln_image_format_t *v, const section *sec, cons
   return check_shards(v, &sec[KIF_SEC_SHARD_TABLES], name);
 }
 
-/* The override lists (directory): per shard, per target k > 0, the
- * positions in the shard's function list whose target-k version is not
- * target 0's, back to back in the overrides section. */
-static kiln_error_t *check_overrides(kiln_image_format_t *v, const section *sec,
-                                     const char *name) {
-  v->overrides = (const uint32_t *)(const void *)(v->blob + sec->offset);
-  v->override_count = (size_t)sec->count;
-  const list_section overrides = {v->overrides, v->override_count, "overrides"};
-  uint64_t cursor = 0;
-  for (size_t s = 0; s < v->shard_count; s++) {
-    const uint8_t *t0 = v->shard_tables + s * v->target_count * kKifEntrySize[KIF_SEC_SHARD_TABLES];
-    uint32_t nfn = kif_get32(t0 + KIF_STB_COUNT);
-    for (size_t k = 1; k < v->target_count; k++) {
-      const uint8_t *t = t0 + k * kKifEntrySize[KIF_SEC_SHARD_TABLES];
-      kiln_error_t *err = check_list(name, overrides, s, (list_id){"override", k},
-                                     kif_get32(t + KIF_STB_OVERRIDE_COUNT),
-                                     kif_get32(t + KIF_STB_OFFSET), &cursor, nfn,
-                                     "shard functions", 1);
-      if (err != NULL) return err;
-    }
-  }
-  if (cursor != v->override_count) {
-    return FAIL("overrides section: %zu entries, but the shards use %llu", v->override_count,
-                (unsigned long long)cursor);
-  }
-  return NULL;
-}
-
-/* The directory: names, the function and global name tables, override
- * lists, methods. */
+/* The directory: names, the function and global name tables, methods. */
 static kiln_error_t *check_directory(kiln_image_format_t *v, const section *sec,
                                      const char *name) {
   const uint8_t *b = v->blob;
@@ -789,7 +739,6 @@ static kiln_error_t *check_directory(kiln_image_format_t *v, const section *sec,
   if ((err = check_named_table(v, v->functions, v->function_count, "functions", name))) return err;
   v->globals = b + sec[KIF_SEC_GLOBALS].offset;
   if ((err = check_named_table(v, v->globals, v->global_count, "globals", name))) return err;
-  if ((err = check_overrides(v, &sec[KIF_SEC_OVERRIDES], name))) return err;
   v->methods = b + sec[KIF_SEC_METHODS].offset;
   v->method_count = (size_t)sec[KIF_SEC_METHODS].count;
   v->calls = (const uint32_t *)(const void *)(b + sec[KIF_SEC_CALLS].offset);
@@ -1078,13 +1027,9 @@ const uint32_t *kiln_image_format_shard_functions(const kiln_image_format_t *v, 
 const uint32_t *kiln_image_format_shard_overrides(const kiln_image_format_t *v, size_t s,
                                                   size_t k, size_t *count_out) {
   if (count_out != NULL) *count_out = 0;
-  if (v == NULL || !v->directory || s >= v->shard_count || k == 0 || k >= v->target_count) {
-    return NULL;
-  }
+  if (v == NULL || s >= v->shard_count || k == 0 || k >= v->target_count) return NULL;
   const uint8_t *t = shard_table(v, s, k);
-  uint32_t m = kif_get32(t + KIF_STB_OVERRIDE_COUNT);
-  if (count_out != NULL) *count_out = m;
-  return m == 0 ? NULL : v->overrides + kif_get32(t + KIF_STB_OFFSET);
+  return list(v, kif_get32(t + KIF_STB_COUNT), kif_get32(t + KIF_STB_OFFSET), count_out);
 }
 const uint32_t *kiln_image_format_shard_slots(const kiln_image_format_t *v, size_t s,
                                               size_t *count_out) {

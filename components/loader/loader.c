@@ -265,20 +265,30 @@ static kiln_error_t *build_tables(kiln_loader_image_t *image, const unsigned cha
   void **functions = image->functions, **globals = image->globals;
   size_t shards = kiln_image_format_shard_count(format);
   kiln_error_t *err = NULL;
-  /* Per shard, the chosen target's table (one entry per shard function:
-   * its clone, its base target's or the original) scattered into the
-   * function table, then the globals. A null address anywhere is an
-   * error. */
+  /* Per shard, target 0's version of each function, then the chosen
+   * target's overrides over it (overrides are relative to target 0, so no
+   * base chain is followed), then the globals. Two passes with independent
+   * iterations run faster than one merge pass, whose override cursor is a
+   * dependency chain through memory. A null address anywhere is an error. */
   uintptr_t null_seen = 0;
   for (size_t s = 0; s < shards; s++) {
-    size_t n, g;
+    size_t n, m, g;
     const uint32_t *fns = kiln_image_format_shard_functions(format, s, &n);
     void *const *table;
-    err = table_at(image, pointers, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, t, n, &table);
+    err = table_at(image, pointers, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, 0, n, &table);
     if (err != NULL) return err;
     for (size_t i = 0; i < n; i++) {
       null_seen |= table[i] == NULL;
       functions[fns[i]] = table[i];
+    }
+    if (t > 0) {
+      const uint32_t *ov = kiln_image_format_shard_overrides(format, s, t, &m);
+      err = table_at(image, pointers, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, t, m, &table);
+      if (err != NULL) return err;
+      for (size_t j = 0; j < m; j++) {
+        null_seen |= table[j] == NULL;
+        functions[fns[ov[j]]] = table[j];
+      }
     }
     const uint32_t *gls = kiln_image_format_shard_globals(format, s, &g);
     err = table_at(image, pointers, s, KILN_IMAGE_FORMAT_TABLE_GLOBALS, 0, g, &table);

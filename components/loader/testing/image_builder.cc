@@ -241,10 +241,10 @@ std::string BuildImage(const ImageSpec &spec) {
     for (uint32_t f : shard_fns[s]) names.push_back(functions[f]);
     table(TableSymbol(s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, 0), names);
     for (size_t k = 1; k < ntargets; k++) {
-      // Every shard function: the original, or target k's clone.
       names.clear();
-      for (uint32_t f : shard_fns[s]) names.push_back(functions[f]);
-      for (uint32_t pos : shard_ov[s][k]) names[pos] += ".kiln." + std::to_string(k);
+      for (uint32_t pos : shard_ov[s][k]) {
+        names.push_back(functions[shard_fns[s][pos]] + ".kiln." + std::to_string(k));
+      }
       table(TableSymbol(s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, k), names);
     }
     table(TableSymbol(s, KILN_IMAGE_FORMAT_TABLE_SLOTS, 0), slot_words[s]);
