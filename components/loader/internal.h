@@ -62,16 +62,13 @@ typedef struct kiln_loader_elf {
 
 struct kiln_loader_info {
   char *name;
-  /* The validated bytes: the whole blob, or only its load part when
-   * `format` is a load view (kiln_image_format_open_load). From a file they
-   * are in `blob_map` (a private read-only mapping of the pages holding
-   * them), else (a buffer, or a file whose mapping failed) copied into
-   * `blob_copy`. blob_size is the blob's declared size either way. */
+  /* The validated bytes, read from the file (or copied from the buffer)
+   * into `blob_copy`: the whole blob, or only its load part when `format`
+   * is a load view (kiln_image_format_open_load). blob_size is the blob's
+   * declared size either way. */
   const void *blob;
   size_t blob_size;
   void *blob_copy;
-  void *blob_map;
-  size_t blob_map_size;
   kiln_image_format_t *format;
   kiln_loader_elf_t elf;
   size_t selected; /* SIZE_MAX: none runs */

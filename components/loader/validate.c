@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -508,11 +507,9 @@ static kiln_error_t *check_metadata(const char *name, const kiln_loader_options_
 }
 
 /* Reads the root: header first (to learn the blob's size and load size),
- * then the whole blob (`directory`) or only its load part. From a file the
- * bytes are mapped read-only and private, so validation reads the page
- * cache in place: no copy, and no buffer the size of the load part taken
- * from the heap and faulted in on every load (freeing it usually trims
- * the heap again). A failed mapping falls back to pread. */
+ * then the whole blob (`directory`) or only its load part, with pread into
+ * one buffer; mapping the pages instead costs more (page-table setup and
+ * teardown per load) than copying them from the page cache. */
 static kiln_error_t *read_blob(const src_t *src, bool directory, kiln_loader_info_t *info) {
   const kiln_loader_elf_t *elf = &info->elf;
   unsigned char header[KILN_IMAGE_FORMAT_HEADER_SIZE];
@@ -533,29 +530,15 @@ static kiln_error_t *read_blob(const src_t *src, bool directory, kiln_loader_inf
   }
   uint64_t read_size = directory ? blob_size : load_size;
   info->blob_size = (size_t)blob_size;
+  info->blob_copy = malloc((size_t)read_size);
+  if (info->blob_copy == NULL) {
+    return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: out of memory for %llu bytes of metadata",
+                          src->name, (unsigned long long)read_size);
+  }
+  info->blob = info->blob_copy;
   /* In the file: find_root checked the root's bytes lie in it. */
-  if (src->fd >= 0) {
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-    uint64_t start = elf->root_offset & ~(page - 1);
-    size_t len = (size_t)(elf->root_offset - start + read_size);
-    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, src->fd, (off_t)start);
-    if (map != MAP_FAILED) {
-      info->blob_map = map;
-      info->blob_map_size = len;
-      info->blob = (const unsigned char *)map + (elf->root_offset - start);
-    }
-  }
-  if (info->blob == NULL) {
-    info->blob_copy = malloc((size_t)read_size);
-    if (info->blob_copy == NULL) {
-      return kiln_error_new(KILN_ERR_OUT_OF_MEMORY,
-                            "%s: out of memory for %llu bytes of metadata", src->name,
-                            (unsigned long long)read_size);
-    }
-    info->blob = info->blob_copy;
-    err = src_read(src, elf->root_offset, read_size, info->blob_copy, "image metadata");
-    if (err != NULL) return err;
-  }
+  err = src_read(src, elf->root_offset, read_size, info->blob_copy, "image metadata");
+  if (err != NULL) return err;
   err = directory ? kiln_image_format_open(info->blob, (size_t)read_size, src->name, &info->format)
                   : kiln_image_format_open_load(info->blob, (size_t)read_size, src->name,
                                                 &info->format);
@@ -789,7 +772,6 @@ void kiln_loader_info_free(kiln_loader_info_t *info) {
   if (info == NULL) return;
   kiln_image_format_close(info->format);
   free(info->blob_copy);
-  if (info->blob_map != NULL) munmap(info->blob_map, info->blob_map_size);
   free(info->elf.segments);
   free(info->reason);
   free(info->report);
