@@ -3,6 +3,7 @@
 // least.
 #include <map>
 #include <string>
+#include <thread>
 
 #include "components/target/target.h"
 #include "gtest/gtest.h"
@@ -80,6 +81,40 @@ TEST(TargetFeatureTest, TableLookups) {
   EXPECT_EQ(Index(kX86, "+avx2"), i);
   EXPECT_EQ(kiln_target_feature_name(kX86, 100000), nullptr);
   EXPECT_STREQ(kiln_target_feature_name(kA64, Index(kA64, "neon")), "neon");
+}
+
+// kt_feature_find searches a name order built once per architecture:
+// every table name must come back at its own index, from any thread, and
+// prefixes, extensions and case variants of a name must not match.
+TEST(TargetFeatureTest, EveryTableNameIsFoundAtItsIndex) {
+  for (kiln_target_arch_t arch : {kX86, kA64}) {
+    std::vector<std::thread> threads;
+    std::vector<int> wrong(4, 0);
+    for (int t = 0; t < 4; t++) {
+      threads.emplace_back([arch, t, &wrong] {
+        for (size_t i = 0; i < kiln_target_feature_count(arch); i++) {
+          size_t got = SIZE_MAX;
+          kiln_error_t *err = kiln_target_feature_index(arch, kiln_target_feature_name(arch, i), &got);
+          wrong[t] += err != nullptr || got != i;
+          kiln_error_free(err);
+        }
+      });
+    }
+    for (auto &th : threads) th.join();
+    EXPECT_EQ(wrong, std::vector<int>(4, 0)) << kiln_target_arch_name(arch);
+    for (size_t i = 0; i < kiln_target_feature_count(arch); i++) {
+      std::string name = kiln_target_feature_name(arch, i);
+      for (const std::string &miss : {name.substr(0, name.size() - 1), name + "x", name + "-",
+                                      std::string("A") + name}) {
+        size_t got = SIZE_MAX;
+        kiln_error_t *err = kiln_target_feature_index(arch, miss.c_str(), &got);
+        bool other_name = err == nullptr && got != i &&
+                          miss == kiln_target_feature_name(arch, got);
+        EXPECT_TRUE(err != nullptr || other_name) << name << " matched '" << miss << "'";
+        kiln_error_free(err);
+      }
+    }
+  }
 }
 
 TEST(TargetFeatureTest, UnknownFeatureSuggestsNearest) {
