@@ -178,8 +178,18 @@ TEST(EmitterArchiveTest, MembersTablesAndBlobMatchThePlan) {
     size_t n = 0;
     const uint32_t *fs = kiln_image_format_shard_functions(im, s, &n);
     for (size_t j = 0; j < n; j++) owner[fs[j]]++;
+    // Target 2's overrides: a mask over the shard's function positions,
+    // whose set bits the positions accessor lists in ascending order.
     size_t nk = 0;
-    kiln_image_format_shard_overrides(im, s, 2, &nk);
+    const uint32_t *mask = kiln_image_format_shard_override_mask(im, s, 2, &nk);
+    EXPECT_EQ(mask == nullptr, nk == 0);
+    std::vector<uint32_t> positions(nk);
+    EXPECT_EQ(kiln_image_format_shard_override_positions(im, s, 2, positions.data(), nk), nk);
+    for (size_t j = 0; j < nk; j++) {
+      EXPECT_LT(positions[j], n);
+      if (j > 0) EXPECT_LT(positions[j - 1], positions[j]);
+      EXPECT_NE(mask[positions[j] / 32] & (1u << (positions[j] % 32)), 0u);
+    }
     overrides_v4 += nk;
     size_t ns = 0;
     kiln_image_format_shard_slots(im, s, &ns);

@@ -98,6 +98,27 @@ std::vector<uint32_t> List(const uint32_t *p, size_t n) {
   return p ? std::vector<uint32_t>(p, p + n) : std::vector<uint32_t>();
 }
 
+// Target k's overrides in shard s as ascending positions, through
+// kiln_image_format_shard_override_positions (sized by a first call).
+std::vector<uint32_t> Positions(const kiln_image_format_t *img, size_t s, size_t k) {
+  size_t n = kiln_image_format_shard_override_positions(img, s, k, nullptr, 0);
+  std::vector<uint32_t> out(n);
+  EXPECT_EQ(kiln_image_format_shard_override_positions(img, s, k, out.data(), n), n);
+  return out;
+}
+
+// Target k's override mask in shard s, every word of it ((n + 31) / 32 for
+// a shard of n functions; none when the accessor returns NULL), and its
+// count in *count_out.
+std::vector<uint32_t> Mask(const kiln_image_format_t *img, size_t s, size_t k,
+                           size_t *count_out = nullptr) {
+  size_t count = 99, n = 0;
+  const uint32_t *mask = kiln_image_format_shard_override_mask(img, s, k, &count);
+  (void)kiln_image_format_shard_functions(img, s, &n);
+  if (count_out != nullptr) *count_out = count;
+  return mask ? std::vector<uint32_t>(mask, mask + (n + 31) / 32) : std::vector<uint32_t>();
+}
+
 // ---- hash64 -------------------------------------------------------------
 
 TEST(ImageFormatHashTest, MatchesXxh64Vectors) {
@@ -234,13 +255,23 @@ TEST(ImageFormatRoundTripTest, EveryAccessorReturnsTheDescription) {
             (std::vector<uint32_t>{1, 3, 5}));
   EXPECT_EQ(kiln_image_format_shard_functions(img, 2, &n), nullptr);
   EXPECT_EQ(n, 0u);
-  EXPECT_EQ(List(kiln_image_format_shard_overrides(img, 0, 1, &n), n), (std::vector<uint32_t>{1}));
-  EXPECT_EQ(List(kiln_image_format_shard_overrides(img, 0, 2, &n), n),
-            (std::vector<uint32_t>{0, 1}));
-  EXPECT_EQ(List(kiln_image_format_shard_overrides(img, 1, 1, &n), n), std::vector<uint32_t>());
-  EXPECT_EQ(List(kiln_image_format_shard_overrides(img, 1, 2, &n), n), (std::vector<uint32_t>{2}));
-  EXPECT_EQ(kiln_image_format_shard_overrides(img, 0, 0, &n), nullptr);
-  EXPECT_EQ(kiln_image_format_shard_overrides(img, 0, 3, &n), nullptr);
+  EXPECT_EQ(Positions(img, 0, 1), (std::vector<uint32_t>{1}));
+  EXPECT_EQ(Positions(img, 0, 2), (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(Positions(img, 1, 1), std::vector<uint32_t>());
+  EXPECT_EQ(Positions(img, 1, 2), (std::vector<uint32_t>{2}));
+  EXPECT_EQ(Mask(img, 0, 1, &n), (std::vector<uint32_t>{0x2}));
+  EXPECT_EQ(n, 1u);
+  EXPECT_EQ(Mask(img, 0, 2, &n), (std::vector<uint32_t>{0x3}));
+  EXPECT_EQ(n, 2u);
+  EXPECT_EQ(kiln_image_format_shard_override_mask(img, 1, 1, &n), nullptr);
+  EXPECT_EQ(n, 0u);
+  EXPECT_EQ(Mask(img, 1, 2, &n), (std::vector<uint32_t>{0x4}));
+  EXPECT_EQ(n, 1u);
+  EXPECT_EQ(kiln_image_format_shard_override_mask(img, 0, 0, &n), nullptr);
+  EXPECT_EQ(kiln_image_format_shard_override_mask(img, 0, 3, &n), nullptr);
+  EXPECT_EQ(n, 0u);
+  EXPECT_EQ(kiln_image_format_shard_override_positions(img, 0, 0, nullptr, 0), 0u);
+  EXPECT_EQ(kiln_image_format_shard_override_positions(img, 0, 3, nullptr, 0), 0u);
   EXPECT_EQ(List(kiln_image_format_shard_slots(img, 0, &n), n), (std::vector<uint32_t>{1, 3}));
   EXPECT_EQ(List(kiln_image_format_shard_slots(img, 1, &n), n), std::vector<uint32_t>());
   EXPECT_EQ(List(kiln_image_format_shard_globals(img, 0, &n), n), (std::vector<uint32_t>{0}));
@@ -492,13 +523,13 @@ TEST(ImageFormatOpenTest, RejectsOtherVersionsNamingBoth) {
   Reseal(b);
   kiln_error_code_t code;
   EXPECT_EQ(OpenError(b, &code),
-            "lib.so: image metadata: format version 1, but this reader accepts only version 3");
+            "lib.so: image metadata: format version 1, but this reader accepts only version 4");
   EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
   EXPECT_EQ(OpenLoadError(b, &code),
-            "lib.so: image metadata: format version 1, but this reader accepts only version 3");
+            "lib.so: image metadata: format version 1, but this reader accepts only version 4");
   EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
   Put32(b, 8, 2);
-  EXPECT_NE(OpenError(b, &code).find("format version 2, but this reader accepts only version 3"),
+  EXPECT_NE(OpenError(b, &code).find("format version 2, but this reader accepts only version 4"),
             std::string::npos);
   EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
 }
@@ -642,7 +673,7 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
        "header: header size 32, expected 64", true},
       {"flags", [](std::vector<uint8_t> &b) { Put32(b, 36, 4); }, "header: unknown flags 0x4", true},
       {"section count", [](std::vector<uint8_t> &b) { Put32(b, 32, 13); },
-       "header: 13 sections, version 3 has 14", true},
+       "header: 13 sections, version 4 has 14", true},
       {"table offset", [](std::vector<uint8_t> &b) { Put64(b, 40, b.size() - 8); },
        "header: section table at offset", true},
       {"table past load part", [](std::vector<uint8_t> &b) { Put64(b, 40, LoadSize(b) - 8); },
@@ -731,13 +762,18 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
        [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 2), 77); },
        "shards section: entry 0: function 2: 77 out of range (6 functions)", true},
       {"shard fn twice",
-       // shard 1's functions are {1,3,5} at indices 0+3+1+2+2+1 = 9..11.
-       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 9), 0); },
+       // shard 1's functions are {1,3,5} at indices 3 (functions) + 1 + 1
+       // (one-word override masks of targets 1 and 2) + 2 (slots) + 1
+       // (globals) = 8..10.
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 8), 0); },
        "shards section: entry 1: function 0 is already in another shard", true},
       {"shard list offset", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 7, 1) + 4, 3); },
-       "shards section: entry 1: slot list at index 3, expected 13", true},
-      {"override range", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 3), 3); },
-       "shards section: entry 0: target 1 override 0: 3 out of range (3 shard functions)", true},
+       "shards section: entry 1: slot list at index 3, expected 12", true},
+      {"override bit past the functions",
+       // shard 0's target 1 mask (index 3) is 0b010; bit 3 is past its 3 functions.
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 3), 0xA); },
+       "shards section: entry 0: target 1 override mask has a bit past the shard's 3 functions",
+       true},
       {"pointer range", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 1) + 8, 8); },
        "shards section: entry 0: target 1 function table pointer index 8 out of range (8 pointers)",
        true},
@@ -750,7 +786,7 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
       {"list tiling",
        // Shrinking shard 1's function list leaves a gap before its next list.
        [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 3), 2); },
-       "shards section: entry 1: target 1 override list at index 12, expected 11", true},
+       "shards section: entry 1: target 1 override mask at index 11, expected 10", true},
       {"function in no shard",
        // Function 6 exists (the functions section grows into the globals'
        // place; the globals move to 8 new bytes at the end) but no shard has it.
@@ -765,15 +801,15 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
        "functions section: entry 6 is in no shard", true},
       {"global in no shard",
        [](std::vector<uint8_t> &b) {
-         // Drop shard 1's global list (the last list, index 13) and its pointer (7, the
+         // Drop shard 1's global list (the last list, index 12) and its pointer (7, the
          // last one), and move shard 2's empty lists to the new end.
          Put32(b, Entry(b, 7, 1) + 8, 0);
          Put32(b, Entry(b, 7, 1) + 20, 0xFFFFFFFFu);
          Put64(b, SectionEntry(b, 9) + 16, SectionSize(b, 9) - 4);
          Put32(b, Entry(b, 2, 0) + 24, 7);
-         for (int k = 0; k < 3; k++) Put32(b, Entry(b, 8, 6 + k) + 4, 13);
-         Put32(b, Entry(b, 7, 2) + 4, 13);
-         Put32(b, Entry(b, 7, 2) + 12, 13);
+         for (int k = 0; k < 3; k++) Put32(b, Entry(b, 8, 6 + k) + 4, 12);
+         Put32(b, Entry(b, 7, 2) + 4, 12);
+         Put32(b, Entry(b, 7, 2) + 12, 12);
        },
        "globals section: entry 1 is in no shard", true},
       {"method fn", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1) + 4, 120); },
@@ -850,6 +886,269 @@ TEST(ImageFormatOpenTest, RejectsASectionInTheWrongPart) {
   EXPECT_EQ(OpenLoadError(b), want);
 }
 
+// ---- Override masks (format 4) ------------------------------------------
+
+// A system image with 4 targets and 3 shards of n functions each (plus a
+// slot and a global per shard, so masks sit between other lists). Per
+// shard j, target k gets pattern (j + k - 1) % 3: 0 overrides every
+// function, 1 none, 2 some (positions 1, 4, 7, ... and the last one, so
+// bit 31 and bit 0 of a second word are hit when n reaches them). Every
+// target meets every pattern and every shard has all three.
+std::vector<uint32_t> Pattern(size_t n, size_t pattern) {
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < n; i++) {
+    if (pattern == 0 || (pattern == 2 && (i % 3 == 1 || i + 1 == n))) out.push_back((uint32_t)i);
+  }
+  return out;
+}
+
+Desc MaskImage(size_t n) {
+  Desc d;
+  d.desc.producer = "p";
+  d.desc.triple = "t";
+  d.desc.name = "";
+  d.desc.kind = KILN_IMAGE_FORMAT_KIND_SYSTEM;
+  d.targets = {{"generic", "", 0, 0}, {"a", "+a", 0, 0}, {"b", "+b", 0, 1}, {"c", "+c", 0, 2}};
+  char buf[32];
+  for (size_t i = 0; i < 3 * n; i++) {
+    snprintf(buf, sizeof(buf), "f%06zu", i);
+    d.function_names.push_back(buf);
+  }
+  d.global_names = {"g0", "g1", "g2"};
+  for (uint32_t j = 0; j < 3; j++) {
+    Desc::Shard s;
+    for (size_t i = 0; i < n; i++) s.functions.push_back((uint32_t)(j * n + i));
+    s.overrides.resize(4);
+    for (size_t k = 1; k < 4; k++) s.overrides[k] = Pattern(n, (j + k - 1) % 3);
+    s.slots = {j};
+    s.globals = {j};
+    d.shards.push_back(s);
+  }
+  d.Build();
+  return d;
+}
+
+TEST(ImageFormatOverrideMaskTest, PositionsComeBackFromTheMaskAndThePositionsAccessor) {
+  const size_t sizes[] = {1, 31, 32, 33, 64, 100};
+  for (size_t n : sizes) {
+    SCOPED_TRACE("shards of " + std::to_string(n) + " functions");
+    Desc d = MaskImage(n);
+    std::vector<uint8_t> b = Encode(d.Build());
+    kiln_image_format_t *full = nullptr, *load = nullptr;
+    ASSERT_EQ(kiln_image_format_open(b.data(), b.size(), "lib.so", &full), nullptr);
+    ASSERT_EQ(kiln_image_format_open_load(b.data(), LoadSize(b), "lib.so", &load), nullptr);
+    const size_t words = (n + 31) / 32;
+    uint64_t indices = 0;
+    for (size_t s = 0; s < 3; s++) {
+      indices += n + 2;  // functions, one slot, one global
+      for (size_t k = 1; k < 4; k++) {
+        SCOPED_TRACE("shard " + std::to_string(s) + " target " + std::to_string(k));
+        const std::vector<uint32_t> &want = d.shards[s].overrides[k];
+        indices += want.empty() ? 0 : words;
+        for (const kiln_image_format_t *v : {full, load}) {
+          EXPECT_EQ(Positions(v, s, k), want);
+          size_t count = 99;
+          const uint32_t *mask = kiln_image_format_shard_override_mask(v, s, k, &count);
+          EXPECT_EQ(count, want.size());
+          EXPECT_EQ(mask == nullptr, want.empty());
+          EXPECT_EQ(kiln_image_format_shard_pointer(v, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, k) ==
+                        SIZE_MAX,
+                    want.empty());
+          if (mask == nullptr) continue;
+          // Bit i % 32 of word i / 32 exactly for the overridden positions;
+          // none at or past n.
+          for (size_t i = 0; i < words * 32; i++) {
+            bool set = (mask[i / 32] >> (i % 32)) & 1u;
+            EXPECT_EQ(set, std::find(want.begin(), want.end(), (uint32_t)i) != want.end()) << i;
+          }
+        }
+      }
+    }
+    // The section holds exactly the lists and one mask per non-empty table.
+    EXPECT_EQ(SectionSize(b, KIF_SEC_SHARD_INDICES), indices * 4);
+    kiln_image_format_close(load);
+    kiln_image_format_close(full);
+  }
+}
+
+// The worked example of docs/image-format.md: Rich()'s shard indices
+// section word by word.
+TEST(ImageFormatOverrideMaskTest, RichShardIndicesAreTheDocumentedWords) {
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  const std::vector<uint32_t> want = {0, 2, 4,  // shard 0: functions
+                                      0x2,      //   target 1 overrides position 1
+                                      0x3,      //   target 2 overrides positions 0 and 1
+                                      1, 3,     //   slots
+                                      0,        //   globals
+                                      1, 3, 5,  // shard 1: functions (target 1: no mask)
+                                      0x4,      //   target 2 overrides position 2
+                                      1};       //   globals (no slots); shard 2: nothing
+  ASSERT_EQ(SectionSize(b, KIF_SEC_SHARD_INDICES), want.size() * 4);
+  for (size_t i = 0; i < want.size(); i++) {
+    EXPECT_EQ(Get32(b, SectionOffset(b, KIF_SEC_SHARD_INDICES) + 4 * i), want[i]) << i;
+  }
+  // Shard tables (s, k): COUNT = set bits, OFFSET = the first mask word.
+  const uint64_t tables = SectionOffset(b, KIF_SEC_SHARD_TABLES);
+  EXPECT_EQ(Get32(b, tables + 1 * 16), 1u);      // (0, 1) count
+  EXPECT_EQ(Get32(b, tables + 1 * 16 + 4), 3u);  // (0, 1) offset
+  EXPECT_EQ(Get32(b, tables + 2 * 16), 2u);
+  EXPECT_EQ(Get32(b, tables + 2 * 16 + 4), 4u);
+  EXPECT_EQ(Get32(b, tables + 4 * 16), 0u);      // (1, 1): nothing overridden
+  EXPECT_EQ(Get32(b, tables + 4 * 16 + 4), 11u);  // where its mask would start
+  EXPECT_EQ(Get32(b, tables + 5 * 16), 1u);
+  EXPECT_EQ(Get32(b, tables + 5 * 16 + 4), 11u);
+}
+
+TEST(ImageFormatOverrideMaskTest, PositionsAccessorWritesAtMostCapacity) {
+  Desc d = MaskImage(100);
+  std::vector<uint8_t> b = Encode(d.Build());
+  kiln_image_format_t *img = nullptr;
+  ASSERT_EQ(kiln_image_format_open(b.data(), b.size(), "lib.so", &img), nullptr);
+  const uint32_t kUntouched = 0xEEEEEEEEu;
+  // Shard 0, target 1 overrides all 100; target 3 some.
+  std::vector<uint32_t> out(150, kUntouched);
+  EXPECT_EQ(kiln_image_format_shard_override_positions(img, 0, 1, out.data(), 40), 100u);
+  for (size_t i = 0; i < 40; i++) EXPECT_EQ(out[i], i);
+  for (size_t i = 40; i < out.size(); i++) EXPECT_EQ(out[i], kUntouched) << i;
+  out.assign(150, kUntouched);
+  EXPECT_EQ(kiln_image_format_shard_override_positions(img, 0, 1, out.data(), out.size()), 100u);
+  for (size_t i = 0; i < 100; i++) EXPECT_EQ(out[i], i);
+  for (size_t i = 100; i < out.size(); i++) EXPECT_EQ(out[i], kUntouched) << i;
+  const std::vector<uint32_t> some = Pattern(100, 2);
+  out.assign(150, kUntouched);
+  EXPECT_EQ(kiln_image_format_shard_override_positions(img, 0, 3, out.data(), 5), some.size());
+  EXPECT_EQ(std::vector<uint32_t>(out.begin(), out.begin() + 5),
+            std::vector<uint32_t>(some.begin(), some.begin() + 5));
+  EXPECT_EQ(out[5], kUntouched);
+  // Capacity 0 writes nothing, with or without a buffer: a count query.
+  out.assign(150, kUntouched);
+  EXPECT_EQ(kiln_image_format_shard_override_positions(img, 0, 1, out.data(), 0), 100u);
+  EXPECT_EQ(out[0], kUntouched);
+  EXPECT_EQ(kiln_image_format_shard_override_positions(img, 0, 1, nullptr, 0), 100u);
+  EXPECT_EQ(kiln_image_format_shard_override_positions(img, 0, 3, nullptr, 0), some.size());
+  EXPECT_EQ(kiln_image_format_shard_override_positions(img, 0, 2, out.data(), out.size()), 0u);
+  EXPECT_EQ(out[0], kUntouched);
+  // Out of range: no target 0 overrides, no target 4, no shard 3, no image.
+  EXPECT_EQ(kiln_image_format_shard_override_positions(img, 0, 0, out.data(), out.size()), 0u);
+  EXPECT_EQ(kiln_image_format_shard_override_positions(img, 0, 4, out.data(), out.size()), 0u);
+  EXPECT_EQ(kiln_image_format_shard_override_positions(img, 3, 1, out.data(), out.size()), 0u);
+  EXPECT_EQ(kiln_image_format_shard_override_positions(nullptr, 0, 1, out.data(), out.size()), 0u);
+  EXPECT_EQ(out[0], kUntouched);
+  size_t count = 99;
+  EXPECT_EQ(kiln_image_format_shard_override_mask(nullptr, 0, 1, &count), nullptr);
+  EXPECT_EQ(count, 0u);
+  count = 99;
+  EXPECT_EQ(kiln_image_format_shard_override_mask(img, 3, 1, &count), nullptr);
+  EXPECT_EQ(count, 0u);
+  EXPECT_NE(kiln_image_format_shard_override_mask(img, 0, 1, nullptr), nullptr);
+  kiln_image_format_close(img);
+}
+
+// Encodes `d`, applies `patch`, reseals both checksums: both opens must
+// reject it as KILN_ERR_FORMAT with the same message, which must contain
+// `message` (the masks are in the load part).
+void ExpectMaskError(Desc d, void (*patch)(std::vector<uint8_t> &), const std::string &message) {
+  std::vector<uint8_t> b = Encode(d.Build());
+  ASSERT_EQ(OpenError(b), "");
+  patch(b);
+  Reseal(b);
+  kiln_error_code_t code = KILN_OK;
+  std::string msg = OpenError(b, &code);
+  EXPECT_EQ(code, KILN_ERR_FORMAT) << msg;
+  EXPECT_EQ(msg.rfind("lib.so: image metadata: ", 0), 0u) << msg;
+  EXPECT_NE(msg.find(message), std::string::npos) << "got '" << msg << "'";
+  kiln_error_code_t load_code = KILN_OK;
+  EXPECT_EQ(OpenLoadError(b, &load_code), msg);
+  EXPECT_EQ(load_code, KILN_ERR_FORMAT);
+}
+
+// In Rich(): shard table (s, k) is entry s * 3 + k; shard 0's target 1 mask
+// is index 3 (0b010), target 2's index 4 (0b011); shard 1's target 2 mask
+// is index 11 (0b100), the last list but shard 1's global.
+TEST(ImageFormatOverrideMaskTest, RejectsAMaskNotWhereThePreviousListEnds) {
+  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 1) + 4, 4); },
+                  "shards section: entry 0: target 1 override mask at index 4, expected 3 (lists "
+                  "are stored back to back)");
+  // An empty table has no mask: its offset is where the next list starts.
+  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 4) + 4, 12); },
+                  "shards section: entry 1: target 1 override mask at index 12, expected 11");
+}
+
+TEST(ImageFormatOverrideMaskTest, RejectsMoreOverridesThanShardFunctions) {
+  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 1), 4); },
+                  "shards section: entry 0: target 1 overrides 4 functions, the shard has 3");
+  // Shard 2 has no functions, so no target can override one there.
+  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 8), 1); },
+                  "shards section: entry 2: target 2 overrides 1 functions, the shard has 0");
+}
+
+TEST(ImageFormatOverrideMaskTest, RejectsAMaskOutsideTheShardIndicesSection) {
+  // Cut the section to 11 entries: shard 1's target 2 mask (index 11) no
+  // longer fits.
+  ExpectMaskError(Rich(),
+                  [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 9) + 16, 11 * 4); },
+                  "shards section: entry 1: target 2 override mask [11, +1) outside the shard "
+                  "indices section (11 entries)");
+}
+
+TEST(ImageFormatOverrideMaskTest, RejectsABitPastTheShardFunctions) {
+  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 3), 0x2 | 0x8); },
+                  "shards section: entry 0: target 1 override mask has a bit past the shard's 3 "
+                  "functions");
+  ExpectMaskError(Rich(),
+                  [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 4), 0x3 | 0x80000000u); },
+                  "shards section: entry 0: target 2 override mask has a bit past the shard's 3 "
+                  "functions");
+  // 33 functions: the second word's bit 0 is position 32, bit 1 is past.
+  // Shard 0: functions at 0..32, target 1 (all) masks at 33 and 34.
+  ExpectMaskError(MaskImage(33), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 34), 0x3); },
+                  "shards section: entry 0: target 1 override mask has a bit past the shard's 33 "
+                  "functions");
+}
+
+TEST(ImageFormatOverrideMaskTest, RejectsASetBitCountOtherThanTheTableCount) {
+  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 3), 0x3); },
+                  "shards section: entry 0: target 1 override mask has 2 bits set, its table 1 "
+                  "entries");
+  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 3), 0); },
+                  "shards section: entry 0: target 1 override mask has 0 bits set, its table 1 "
+                  "entries");
+  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 5), 2); },
+                  "shards section: entry 1: target 2 override mask has 1 bits set, its table 2 "
+                  "entries");
+  // 32 functions: all 32 bits of the one word are positions.
+  ExpectMaskError(MaskImage(32), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 32), 0x7FFFFFFFu); },
+                  "shards section: entry 0: target 1 override mask has 31 bits set, its table 32 "
+                  "entries");
+}
+
+// A format-3 blob (lists of positions where version 4 has masks) is not
+// misread: the version field alone rejects it, before any structure.
+TEST(ImageFormatOpenTest, RejectsAFormat3Blob) {
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  Put32(b, 8, 3);
+  Reseal(b);
+  const std::string want =
+      "lib.so: image metadata: format version 3, but this reader accepts only version 4";
+  kiln_error_code_t code = KILN_OK;
+  EXPECT_EQ(OpenError(b, &code), want);
+  EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
+  code = KILN_OK;
+  EXPECT_EQ(OpenLoadError(b, &code), want);
+  EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
+  uint64_t size = 1, sum = 1, load_size = 1;
+  kiln_error_t *err = kiln_image_format_peek(b.data(), b.size(), "lib.so", &size, &sum);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_VERSION_MISMATCH);
+  kiln_error_free(err);
+  err = kiln_image_format_peek_load_size(b.data(), b.size(), "lib.so", &load_size);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_VERSION_MISMATCH);
+  EXPECT_EQ(std::string(kiln_error_message(err)), want);
+  EXPECT_EQ(load_size, 0u);
+  kiln_error_free(err);
+}
+
 // ---- peek, table_symbol ------------------------------------------------------
 
 TEST(ImageFormatPeekTest, ReturnsSizeAndChecksumFromTheHeaderAlone) {
@@ -914,8 +1213,9 @@ void ExpectSameLoadPart(const kiln_image_format_t *full, const kiln_image_format
     EXPECT_EQ(List(kiln_image_format_shard_globals(load, s, &n), n),
               List(kiln_image_format_shard_globals(full, s, &m), m));
     for (size_t k = 0; k <= targets; k++) {
-      EXPECT_EQ(List(kiln_image_format_shard_overrides(load, s, k, &n), n),
-                List(kiln_image_format_shard_overrides(full, s, k, &m), m));
+      EXPECT_EQ(Mask(load, s, k, &n), Mask(full, s, k, &m));
+      EXPECT_EQ(n, m);
+      EXPECT_EQ(Positions(load, s, k), Positions(full, s, k));
       EXPECT_EQ(kiln_image_format_shard_pointer(load, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, k),
                 kiln_image_format_shard_pointer(full, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, k));
     }
@@ -1046,9 +1346,9 @@ TEST(ImageFormatOpenLoadTest, RejectsNullArgumentsBadMagicAndOtherVersions) {
   EXPECT_EQ(OpenLoadError(bad, &code), "lib.so: image metadata: not a kiln image (bad magic)");
   EXPECT_EQ(code, KILN_ERR_FORMAT);
   bad = b;
-  Put32(bad, 8, 4);
+  Put32(bad, 8, 5);
   EXPECT_EQ(OpenLoadError(bad, &code),
-            "lib.so: image metadata: format version 4, but this reader accepts only version 3");
+            "lib.so: image metadata: format version 5, but this reader accepts only version 4");
   EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
 }
 
@@ -1178,7 +1478,7 @@ TEST(ImageFormatPeekTest, LoadSizeFromTheHeaderAlone) {
   Put32(bad, 8, 2);
   cases.push_back({"version", bad, 64, KILN_ERR_VERSION_MISMATCH,
                    "lib.so: image metadata: format version 2, but this reader accepts only "
-                   "version 3"});
+                   "version 4"});
   const std::string total = std::to_string(b.size());
   bad = b;
   Put64(bad, 48, LoadSize(b) + 4);
