@@ -220,8 +220,11 @@ static kiln_error_t *from_image(kiln_emitter_plan_t *p, const kiln_image_format_
     sh->override_counts = calloc(nt ? nt : 1, sizeof(size_t));
     if (sh->overrides == NULL || sh->override_counts == NULL) return em_oom();
     for (size_t k = 1; k < nt; k++) {
-      a = kiln_image_format_shard_overrides(im, s, k, &n);
-      sh->overrides[k] = dup_u32(a, n, &oom);
+      n = kiln_image_format_shard_override_positions(im, s, k, NULL, 0);
+      uint32_t *positions = calloc(n ? n : 1, sizeof(uint32_t));
+      if (positions == NULL) return em_oom();
+      (void)kiln_image_format_shard_override_positions(im, s, k, positions, n);
+      sh->overrides[k] = positions;
       sh->override_counts[k] = n;
     }
   }

@@ -75,6 +75,12 @@ static const uint32_t *override_list(const kiln_image_format_shard_t *sh, size_t
   return sh->overrides == NULL ? NULL : sh->overrides[k];
 }
 
+/* Words of target k's override mask in a shard: one bit per shard
+ * function, none when target k overrides nothing there. */
+static size_t mask_words(const kiln_image_format_shard_t *sh, size_t k) {
+  return override_count(sh, k) == 0 ? 0 : (sh->function_count + 31) / 32;
+}
+
 static kiln_error_t *check_shards(const kiln_image_format_desc_t *d) {
   if (d->shard_count > 0 && d->shards == NULL) return bad("shards: NULL with %zu shards", d->shard_count);
   if (too_many(d->shard_count)) return bad("shards: %zu shards, too many", d->shard_count);
@@ -298,7 +304,7 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
   for (size_t s = 0; s < d->shard_count; s++) {
     const kiln_image_format_shard_t *sh = &d->shards[s];
     indices += sh->function_count + sh->slot_count + sh->global_count;
-    for (size_t k = 1; k < T; k++) indices += override_count(sh, k);
+    for (size_t k = 1; k < T; k++) indices += mask_words(sh, k);
   }
   for (size_t m = 0; m < d->method_count; m++) {
     const kiln_image_format_method_t *me = &d->methods[m];
@@ -403,7 +409,13 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
       if (k == 0) {
         PUT_LIST(sh->functions, n);
       } else {
-        PUT_LIST(override_list(sh, k), n);
+        /* The mask: the section is zeroed, so only set bits are written. */
+        const uint32_t *ov = override_list(sh, k);
+        for (size_t i = 0; i < n; i++) {
+          uint8_t *word = at(&w, KIF_SEC_SHARD_INDICES, cursor + ov[i] / 32);
+          kif_put32(word, kif_get32(word) | (uint32_t)1 << (ov[i] % 32));
+        }
+        cursor += (uint32_t)mask_words(sh, k);
       }
     }
     uint8_t *e = at(&w, KIF_SEC_SHARDS, s);

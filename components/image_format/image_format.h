@@ -32,8 +32,8 @@
  *     0's code is the original functions; target k > 0 overrides some;
  *   - globals: the image's global-variable table, sorted by symbol name;
  *   - shards: per shard, the functions it defines (ascending function
- *     index), per target k > 0 the entries it overrides (local positions
- *     into the shard's function list), its relocation slots (each naming the
+ *     index), per target k > 0 the entries it overrides (a bit mask over
+ *     positions in the shard's function list), its relocation slots (each naming the
  *     function whose selected version the loader writes into the slot) and
  *     the globals it defines; and for each non-empty table, the index of the
  *     pointer-array entry that holds the table's address;
@@ -74,7 +74,7 @@ KILN_BEGIN_DECLS
 
 /* Bumped on every incompatible change to the encoding. A reader accepts
  * exactly this version. */
-#define KILN_IMAGE_FORMAT_VERSION 3u
+#define KILN_IMAGE_FORMAT_VERSION 4u
 
 /* Image kinds. */
 typedef enum kiln_image_format_kind {
@@ -273,6 +273,21 @@ KILN_API KILN_NODISCARD kiln_error_t *kiln_image_format_peek_load_size(const voi
                                                                       const char *name,
                                                                       uint64_t *load_size_out);
 
+/* The function and global counts declared by the section table in the
+ * first `size` bytes of a blob (kiln's encoder puts the table right after
+ * the header: KILN_IMAGE_FORMAT_PEEK_COUNTS_SIZE bytes reach past it), so a
+ * reader can size its buffers in one allocation before reading the rest.
+ * Only the header and the table's place are checked: the counts are a
+ * hint until kiln_image_format_open_load accepts the blob. Errors as
+ * kiln_image_format_peek_load_size, and KILN_ERR_FORMAT when the section
+ * table is not inside data[0..size). Outputs are 0 on failure.
+ * Thread-safety: pure. */
+#define KILN_IMAGE_FORMAT_PEEK_COUNTS_SIZE 512
+KILN_API KILN_NODISCARD kiln_error_t *kiln_image_format_peek_counts(const void *data, size_t size,
+                                                                   const char *name,
+                                                                   size_t *functions_out,
+                                                                   size_t *globals_out);
+
 /* Accessors. All take a view from kiln_image_format_open; indices out of
  * range give NULL/0. Strings are borrowed from the blob and NUL-terminated.
  * List accessors (shard_*, method_calls) return NULL with *count_out 0 for
@@ -317,10 +332,21 @@ KILN_API size_t kiln_image_format_shard_count(const kiln_image_format_t *image);
 /* Shard s's functions (ascending function indices) and their count. */
 KILN_API const uint32_t *kiln_image_format_shard_functions(const kiln_image_format_t *image,
                                                            size_t s, size_t *count_out);
-/* Positions into shard s's function list overridden by target k (k >= 1). */
-KILN_API const uint32_t *kiln_image_format_shard_overrides(const kiln_image_format_t *image,
-                                                           size_t s, size_t k,
-                                                           size_t *count_out);
+/* Which of shard s's functions target k (k >= 1) overrides, as a mask over
+ * positions in the shard's function list: bit i % 32 of word i / 32 is set
+ * when target k has its own version of shard function i. The mask has
+ * (n + 31) / 32 words for a shard of n functions, or is NULL when target k
+ * overrides none of them. *count_out is the number of set bits, which is
+ * the length of table functions(s, k): its j-th entry belongs to the j-th
+ * set bit. */
+KILN_API const uint32_t *kiln_image_format_shard_override_mask(const kiln_image_format_t *image,
+                                                               size_t s, size_t k,
+                                                               size_t *count_out);
+/* The same as ascending positions: writes min(count, capacity) of them to
+ * out[] (out may be NULL when capacity is 0) and returns the count. */
+KILN_API size_t kiln_image_format_shard_override_positions(const kiln_image_format_t *image,
+                                                           size_t s, size_t k, uint32_t *out,
+                                                           size_t capacity);
 KILN_API const uint32_t *kiln_image_format_shard_slots(const kiln_image_format_t *image,
                                                        size_t s, size_t *count_out);
 KILN_API const uint32_t *kiln_image_format_shard_globals(const kiln_image_format_t *image,

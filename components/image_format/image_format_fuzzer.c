@@ -50,8 +50,19 @@ static uint64_t walk_load_part(const kiln_image_format_t *v) {
     const uint32_t *fns = kiln_image_format_shard_functions(v, s, &n);
     for (size_t i = 0; i < n; i++) h += fns[i];
     for (size_t k = 0; k <= targets; k++) {
-      const uint32_t *o = kiln_image_format_shard_overrides(v, s, k, &n);
-      for (size_t i = 0; i < n; i++) h += o[i];
+      /* Positions decoded from the mask: ascending, each below the
+       * shard's function count. */
+      size_t nf = 0;
+      (void)kiln_image_format_shard_functions(v, s, &nf);
+      size_t no = kiln_image_format_shard_override_positions(v, s, k, NULL, 0);
+      uint32_t *o = malloc((no + 1) * sizeof(uint32_t));
+      if (o == NULL) abort();
+      if (kiln_image_format_shard_override_positions(v, s, k, o, no) != no) abort();
+      for (size_t i = 0; i < no; i++) {
+        if (o[i] >= nf || (i > 0 && o[i] <= o[i - 1])) abort();
+        h += o[i];
+      }
+      free(o);
       h += kiln_image_format_shard_pointer(v, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, k);
     }
     const uint32_t *sl = kiln_image_format_shard_slots(v, s, &n);

@@ -411,6 +411,44 @@ static kiln_error_t *check_list(const kiln_image_format_t *v, const char *name, 
   return NULL;
 }
 
+/* Target k's override mask in shard s (nfn functions): ceil(nfn / 32)
+ * words at the cursor when the table has entries, none when it is empty;
+ * exactly `count` bits set (one per table entry), none at or past nfn. */
+static kiln_error_t *check_mask(const kiln_image_format_t *v, const char *name, size_t shard,
+                                size_t k, uint32_t count, uint32_t offset, uint64_t *cursor,
+                                uint32_t nfn) {
+  if (offset != *cursor) {
+    return FAIL("shards section: entry %zu: target %zu override mask at index %u, expected %llu "
+                "(lists are stored back to back)",
+                shard, k, offset, (unsigned long long)*cursor);
+  }
+  if (count > nfn) {
+    return FAIL("shards section: entry %zu: target %zu overrides %u functions, the shard has %u",
+                shard, k, count, nfn);
+  }
+  uint32_t words = count == 0 ? 0 : (uint32_t)(((uint64_t)nfn + 31) / 32);
+  if (words > v->index_count - offset) {
+    return FAIL("shards section: entry %zu: target %zu override mask [%u, +%u) outside the shard "
+                "indices section (%zu entries)",
+                shard, k, offset, words, v->index_count);
+  }
+  const uint32_t *mask = v->indices + offset;
+  uint32_t bits = 0;
+  for (uint32_t w = 0; w < words; w++) bits += (uint32_t)__builtin_popcount(mask[w]);
+  if (words > 0 && nfn % 32 != 0 && (mask[words - 1] >> (nfn % 32)) != 0) {
+    return FAIL("shards section: entry %zu: target %zu override mask has a bit past the shard's "
+                "%u functions",
+                shard, k, nfn);
+  }
+  if (bits != count) {
+    return FAIL("shards section: entry %zu: target %zu override mask has %u bits set, its table "
+                "%u entries",
+                shard, k, bits, count);
+  }
+  *cursor += words;
+  return NULL;
+}
+
 /* Marks each entry of an in-range list in `used` (one byte per function or
  * global) and returns whether any was marked already. The list is strictly
  * ascending, so a byte found set was set by an earlier shard's list. One
@@ -493,8 +531,7 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *stb, co
           err = owner_error(v, name, s, 0);
         }
       } else {
-        err = check_list(v, name, s, (list_id){"override", k}, count, offset, &cursor, nfn,
-                         "shard functions", 1);
+        err = check_mask(v, name, s, k, count, offset, &cursor, nfn);
       }
       if (err == NULL && kif_get32(t + KIF_STB_RESERVED) != 0) {
         err = FAIL("shards section: entry %zu: target %zu table: reserved field not zero", s, k);
@@ -842,6 +879,40 @@ kiln_error_t *kiln_image_format_open_load(const void *data, size_t size, const c
   return kif_open(data, size, name, 1, 0, image_out);
 }
 
+kiln_error_t *kiln_image_format_peek_counts(const void *data, size_t size, const char *name,
+                                            size_t *functions_out, size_t *globals_out) {
+  if (functions_out != NULL) *functions_out = 0;
+  if (globals_out != NULL) *globals_out = 0;
+  if (name == NULL) name = "<image>";
+  uint64_t load_size = 0;
+  kiln_error_t *err = kiln_image_format_peek_load_size(data, size, name, &load_size);
+  if (err != NULL) return err;
+  if (functions_out == NULL || globals_out == NULL) {
+    return kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "%s: image metadata: NULL output", name);
+  }
+  const uint8_t *b = data;
+  uint64_t table = kif_get64(b + KIF_H_SECTION_TABLE);
+  uint64_t table_size = (uint64_t)KIF_SECTION_COUNT * KIF_SECTION_ENTRY_SIZE;
+  if (kif_get32(b + KIF_H_SECTION_COUNT) != KIF_SECTION_COUNT || table % 8 != 0 ||
+      table < KILN_IMAGE_FORMAT_HEADER_SIZE || table > size || size - table < table_size) {
+    return FAIL("header: section table at offset %llu is not inside the first %zu bytes",
+                (unsigned long long)table, size);
+  }
+  uint64_t counts[2] = {0, 0};
+  const int ids[2] = {KIF_SEC_FUNCTIONS, KIF_SEC_GLOBALS};
+  for (int i = 0; i < 2; i++) {
+    const uint8_t *e = b + table + (uint64_t)(ids[i] - 1) * KIF_SECTION_ENTRY_SIZE;
+    if (kif_get32(e) != (uint32_t)ids[i] || kif_get32(e + 4) != kKifEntrySize[ids[i]]) {
+      return FAIL("section table: entry %d is not the %s section", ids[i] - 1,
+                  kKifSectionName[ids[i]]);
+    }
+    counts[i] = kif_get64(e + 16) / kKifEntrySize[ids[i]];
+  }
+  *functions_out = (size_t)counts[0];
+  *globals_out = (size_t)counts[1];
+  return NULL;
+}
+
 kiln_error_t *kiln_image_format_peek_load_size(const void *data, size_t size, const char *name,
                                                uint64_t *load_size_out) {
   if (load_size_out != NULL) *load_size_out = 0;
@@ -1024,12 +1095,25 @@ const uint32_t *kiln_image_format_shard_functions(const kiln_image_format_t *v, 
   const uint8_t *t = shard_table(v, s, 0);
   return list(v, kif_get32(t + KIF_STB_COUNT), kif_get32(t + KIF_STB_OFFSET), count_out);
 }
-const uint32_t *kiln_image_format_shard_overrides(const kiln_image_format_t *v, size_t s,
-                                                  size_t k, size_t *count_out) {
+const uint32_t *kiln_image_format_shard_override_mask(const kiln_image_format_t *v, size_t s,
+                                                     size_t k, size_t *count_out) {
   if (count_out != NULL) *count_out = 0;
   if (v == NULL || s >= v->shard_count || k == 0 || k >= v->target_count) return NULL;
   const uint8_t *t = shard_table(v, s, k);
   return list(v, kif_get32(t + KIF_STB_COUNT), kif_get32(t + KIF_STB_OFFSET), count_out);
+}
+size_t kiln_image_format_shard_override_positions(const kiln_image_format_t *v, size_t s,
+                                                  size_t k, uint32_t *out, size_t capacity) {
+  size_t count = 0, n = 0, written = 0;
+  const uint32_t *mask = kiln_image_format_shard_override_mask(v, s, k, &count);
+  (void)kiln_image_format_shard_functions(v, s, &n);
+  for (size_t w = 0; mask != NULL && w < (n + 31) / 32; w++) {
+    for (uint32_t bits = mask[w]; bits != 0; bits &= bits - 1) {
+      if (written < capacity && out != NULL) out[written] = (uint32_t)(w * 32 + (size_t)__builtin_ctz(bits));
+      written++;
+    }
+  }
+  return count;
 }
 const uint32_t *kiln_image_format_shard_slots(const kiln_image_format_t *v, size_t s,
                                               size_t *count_out) {

@@ -65,7 +65,7 @@ static size_t override_count(const kiln_image_format_t *v, size_t k) {
   size_t total = 0;
   for (size_t s = 0; s < kiln_image_format_shard_count(v); s++) {
     size_t n = 0;
-    (void)kiln_image_format_shard_overrides(v, s, k, &n);
+    (void)kiln_image_format_shard_override_mask(v, s, k, &n);
     total += n;
   }
   return total;
@@ -225,7 +225,7 @@ static void print_json(const char *path, const kiln_loader_info_t *info) {
             s ? "," : "", s, nf, q, g);
     for (size_t k = 0; k < kiln_image_format_target_count(v); k++) {
       size_t n = 0;
-      if (k > 0) (void)kiln_image_format_shard_overrides(v, s, k, &n);
+      if (k > 0) (void)kiln_image_format_shard_override_mask(v, s, k, &n);
       fprintf(f, "%s%zu", k ? ", " : "", n);
     }
     fputs("]}", f);
