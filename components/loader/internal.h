@@ -69,6 +69,12 @@ struct kiln_loader_info {
   const void *blob;
   size_t blob_size;
   void *blob_copy;
+  /* Room for the loader's function and global tables in the same
+   * allocation, after the blob (read_blob explains why): table_capacity
+   * pointers, sized from the counts the header declared. NULL/0 when not
+   * reserved; kiln_loader_open allocates its own tables when it is short. */
+  void **tables;
+  size_t table_capacity;
   kiln_image_format_t *format;
   kiln_loader_elf_t elf;
   size_t selected; /* SIZE_MAX: none runs */

@@ -449,11 +449,25 @@ static kiln_target_arch_t machine_arch(uint16_t machine) {
 
 /* Producer rule: "kiln <major>.<minor>[.<patch>]..." with this loader's
  * major and minor; the patch level may differ. */
+/* Reads a decimal number of at most 9 digits at *p and moves past it. */
+static bool read_number(const char **p, unsigned *value_out) {
+  unsigned v = 0;
+  int digits = 0;
+  for (; **p >= '0' && **p <= '9'; (*p)++) {
+    if (++digits > 9) return false;
+    v = v * 10 + (unsigned)(**p - '0');
+  }
+  *value_out = v;
+  return digits > 0;
+}
+
+/* By hand, not sscanf: this runs on every load, and sscanf cost more than
+ * the rest of the metadata checks. */
 static bool producer_matches(const char *producer) {
   unsigned major, minor;
-  char sep;
   if (strncmp(producer, "kiln ", 5) != 0) return false;
-  if (sscanf(producer + 5, "%u.%u%c", &major, &minor, &sep) < 2) return false;
+  const char *p = producer + 5;
+  if (!read_number(&p, &major) || *p++ != '.' || !read_number(&p, &minor)) return false;
   return major == KILN_VERSION_MAJOR && minor == KILN_VERSION_MINOR;
 }
 
@@ -506,17 +520,31 @@ static kiln_error_t *check_metadata(const char *name, const kiln_loader_options_
   return NULL;
 }
 
-/* Reads the root: header first (to learn the blob's size and load size),
- * then the whole blob (`directory`) or only its load part, with pread into
- * one buffer; mapping the pages instead costs more (page-table setup and
- * teardown per load) than copying them from the page cache. */
-static kiln_error_t *read_blob(const src_t *src, bool directory, kiln_loader_info_t *info) {
+/* Reads the root: header and section table first (to learn the blob's
+ * size, load size and table sizes), then the whole blob (`directory`) or
+ * only its load part, with pread into one buffer; mapping the pages instead
+ * costs more (page-table setup and teardown per load) than copying them
+ * from the page cache.
+ *
+ * With `reserve_tables` the same allocation gets room after the blob for
+ * the function and global tables kiln_loader_open builds (info->tables).
+ * One allocation instead of two matters to glibc's malloc: two chunks each
+ * under its mmap threshold (128 KiB at first) but together over its trim
+ * threshold are taken from the heap top, and freeing them at close trims
+ * the heap, so the next load faults every page in again; one chunk over
+ * the threshold is mapped once, and freeing it raises both thresholds. */
+static kiln_error_t *read_blob(const src_t *src, bool directory, bool reserve_tables,
+                               kiln_loader_info_t *info) {
   const kiln_loader_elf_t *elf = &info->elf;
-  unsigned char header[KILN_IMAGE_FORMAT_HEADER_SIZE];
-  kiln_error_t *err = src_read(src, elf->root_offset, sizeof(header), header, "image metadata");
+  unsigned char header[KILN_IMAGE_FORMAT_PEEK_COUNTS_SIZE];
+  size_t head = KILN_IMAGE_FORMAT_HEADER_SIZE;
+  if (reserve_tables && elf->root_size > head) {
+    head = elf->root_size < sizeof(header) ? (size_t)elf->root_size : sizeof(header);
+  }
+  kiln_error_t *err = src_read(src, elf->root_offset, head, header, "image metadata");
   if (err != NULL) return err;
   uint64_t blob_size = 0, checksum = 0, load_size = 0;
-  err = kiln_image_format_peek(header, sizeof(header), src->name, &blob_size, &checksum);
+  err = kiln_image_format_peek(header, head, src->name, &blob_size, &checksum);
   if (err != NULL) return err;
   if (blob_size < KILN_IMAGE_FORMAT_HEADER_SIZE || blob_size > elf->root_size) {
     return kiln_error_new(KILN_ERR_FORMAT,
@@ -525,17 +553,35 @@ static kiln_error_t *read_blob(const src_t *src, bool directory, kiln_loader_inf
                           KILN_IMAGE_FORMAT_ROOT_SYMBOL, (unsigned long long)elf->root_size);
   }
   if (!directory) {
-    err = kiln_image_format_peek_load_size(header, sizeof(header), src->name, &load_size);
+    err = kiln_image_format_peek_load_size(header, head, src->name, &load_size);
     if (err != NULL) return err;
+  } else if (reserve_tables) {
+    /* Only a bound for the reserve below: the full open reports a bad one. */
+    kiln_error_free(kiln_image_format_peek_load_size(header, head, src->name, &load_size));
   }
   uint64_t read_size = directory ? blob_size : load_size;
   info->blob_size = (size_t)blob_size;
-  info->blob_copy = malloc((size_t)read_size);
+  /* A table entry per function and global, plus one each (never empty).
+   * A blob that validates lists each of them once in the load part's
+   * shard lists (4 bytes each), which bounds the counts peeked here. */
+  size_t functions = 0, globals = 0, reserve = 0;
+  if (reserve_tables) {
+    kiln_error_free(kiln_image_format_peek_counts(header, head, src->name, &functions, &globals));
+    if (functions <= load_size / 4 && globals <= load_size / 4) {
+      reserve = (functions + 1 + globals + 1) * sizeof(void *);
+    }
+  }
+  size_t blob_room = (size_t)((read_size + 7) & ~(uint64_t)7);
+  info->blob_copy = malloc(blob_room + reserve);
   if (info->blob_copy == NULL) {
     return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: out of memory for %llu bytes of metadata",
                           src->name, (unsigned long long)read_size);
   }
   info->blob = info->blob_copy;
+  if (reserve > 0) {
+    info->tables = (void **)(void *)((unsigned char *)info->blob_copy + blob_room);
+    info->table_capacity = functions + 1 + globals + 1;
+  }
   /* In the file: find_root checked the root's bytes lie in it. */
   err = src_read(src, elf->root_offset, read_size, info->blob_copy, "image metadata");
   if (err != NULL) return err;
@@ -657,7 +703,7 @@ static kiln_error_t *validate(const src_t *src, const kiln_loader_options_t *opt
   if (err != NULL) return err;
   /* 1b. The blob (or its load part): magic, format version, sizes,
    * checksum, structure. */
-  err = read_blob(src, directory, info);
+  err = read_blob(src, directory, require_target, info);
   if (err != NULL) return err;
   /* 1c. Producer, triple, codegen options. */
   err = check_metadata(src->name, options, info->format, info->elf.machine);
