@@ -33,10 +33,10 @@
  *   - globals: the image's global-variable table, sorted by symbol name;
  *   - shards: per shard, the functions it defines (ascending function
  *     index), per target k > 0 the entries it overrides (a bit mask over
- *     positions in the shard's function list), its relocation slots (each naming the
- *     function whose selected version the loader writes into the slot) and
- *     the globals it defines; and for each non-empty table, the index of the
- *     pointer-array entry that holds the table's address;
+ *     positions in the shard's function list), its relocation slots (each
+ *     naming the function whose selected version the loader writes into
+ *     the slot) and the globals it defines; and for each non-empty table,
+ *     the index of the pointer-array entry that holds the table's address;
  *   - methods: the runtime's view (design.md, "Runtime model"): a key, a
  *     function index, flags, a fingerprint of the code, the in-image methods
  *     it calls, its dependencies outside the image (key + fingerprint it was

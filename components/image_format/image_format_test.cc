@@ -1520,6 +1520,54 @@ TEST(ImageFormatPeekTest, LoadSizeFromTheHeaderAlone) {
   kiln_error_free(err);
 }
 
+TEST(ImageFormatPeekTest, CountsFromTheHeaderAndSectionTable) {
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  size_t head = std::min<size_t>(b.size(), KILN_IMAGE_FORMAT_PEEK_COUNTS_SIZE);
+  // The encoder puts the section table right after the header, so the
+  // first KILN_IMAGE_FORMAT_PEEK_COUNTS_SIZE bytes always hold it.
+  ASSERT_LE(Get64(b, 40) + 14 * 24, static_cast<uint64_t>(KILN_IMAGE_FORMAT_PEEK_COUNTS_SIZE));
+  size_t functions = 99, globals = 99;
+  ASSERT_EQ(kiln_image_format_peek_counts(b.data(), head, "x", &functions, &globals), nullptr);
+  EXPECT_EQ(functions, d.desc.function_count);
+  EXPECT_EQ(globals, d.desc.global_count);
+
+  // Only the header: the table is not there yet.
+  functions = globals = 99;
+  kiln_error_t *err = kiln_image_format_peek_counts(b.data(), KILN_IMAGE_FORMAT_HEADER_SIZE,
+                                                    "lib.so", &functions, &globals);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_FORMAT);
+  EXPECT_EQ(std::string(kiln_error_message(err)),
+            "lib.so: image metadata: header: section table at offset " +
+                std::to_string(Get64(b, 40)) + " is not inside the first 64 bytes");
+  EXPECT_EQ(functions, 0u);
+  EXPECT_EQ(globals, 0u);
+  kiln_error_free(err);
+
+  // The functions entry (id 5, the fifth) carries another id.
+  std::vector<uint8_t> bad = b;
+  Put32(bad, static_cast<size_t>(Get64(b, 40)) + 4 * 24, 6);
+  err = kiln_image_format_peek_counts(bad.data(), head, "lib.so", &functions, &globals);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_FORMAT);
+  EXPECT_EQ(std::string(kiln_error_message(err)),
+            "lib.so: image metadata: section table: entry 4 is not the functions section");
+  kiln_error_free(err);
+
+  // Header errors are peek_load_size's.
+  bad = b;
+  Put32(bad, 8, 3);
+  err = kiln_image_format_peek_counts(bad.data(), head, "lib.so", &functions, &globals);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_VERSION_MISMATCH);
+  kiln_error_free(err);
+  err = kiln_image_format_peek_counts(b.data(), head, "x", nullptr, &globals);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  kiln_error_free(err);
+  err = kiln_image_format_peek_counts(nullptr, 64, nullptr, &functions, &globals);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(functions, 0u);
+  kiln_error_free(err);
+}
+
 // The libFuzzer seeds (fuzz_corpus/) are blobs of the current version, each
 // the encoding of one testing.h description, so the fuzzer starts from
 // inputs that pass every check. After a format change, regenerate them with

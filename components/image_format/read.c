@@ -1109,7 +1109,9 @@ size_t kiln_image_format_shard_override_positions(const kiln_image_format_t *v, 
   (void)kiln_image_format_shard_functions(v, s, &n);
   for (size_t w = 0; mask != NULL && w < (n + 31) / 32; w++) {
     for (uint32_t bits = mask[w]; bits != 0; bits &= bits - 1) {
-      if (written < capacity && out != NULL) out[written] = (uint32_t)(w * 32 + (size_t)__builtin_ctz(bits));
+      if (written < capacity && out != NULL) {
+        out[written] = (uint32_t)(w * 32 + (size_t)__builtin_ctz(bits));
+      }
       written++;
     }
   }
