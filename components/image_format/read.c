@@ -350,39 +350,23 @@ static kiln_error_t *check_pointer(const kiln_image_format_t *v, uint8_t *used, 
   return NULL;
 }
 
-/* Which list of a shard check_list looks at; named only in messages. */
-typedef struct list_id {
-  const char *kind; /* "function", "override", "slot", "global" */
-  size_t target;    /* > 0 for an override list */
-} list_id;
-
-static const char *list_name(char *buf, size_t size, list_id id) {
-  if (id.target > 0) {
-    snprintf(buf, size, "target %zu %s", id.target, id.kind);
-  } else {
-    snprintf(buf, size, "%s", id.kind);
-  }
-  return buf;
-}
-
 /* One index list of a shard: it must start where the previous list ended
  * (lists tile the shard indices section in order), fit, and its entries must
  * be below `limit`, strictly ascending when `ascending`. The loop only
  * accumulates a "bad" flag, so it vectorizes; the entry at fault is looked
  * for again when there is one. This runs before every dlopen. */
 static kiln_error_t *check_list(const kiln_image_format_t *v, const char *name, size_t shard,
-                                list_id id, uint32_t count, uint32_t offset, uint64_t *cursor,
+                                const char *kind, uint32_t count, uint32_t offset, uint64_t *cursor,
                                 uint64_t limit, const char *limit_what, int ascending) {
-  char what[48];
   if (offset != *cursor) {
     return FAIL("shards section: entry %zu: %s list at index %u, expected %llu (lists are "
                 "stored back to back)",
-                shard, list_name(what, sizeof(what), id), offset, (unsigned long long)*cursor);
+                shard, kind, offset, (unsigned long long)*cursor);
   }
   if (count > v->index_count - offset) {
     return FAIL("shards section: entry %zu: %s list [%u, +%u) outside the shard indices "
                 "section (%zu entries)",
-                shard, list_name(what, sizeof(what), id), offset, count, v->index_count);
+                shard, kind, offset, count, v->index_count);
   }
   const uint32_t *list = v->indices + offset;
   /* limit < 2^32 (section counts are checked against 32-bit indices), so
@@ -397,14 +381,13 @@ static kiln_error_t *check_list(const kiln_image_format_t *v, const char *name, 
   }
   for (uint32_t i = 0; bad && i < count; i++) {
     if (list[i] >= limit) {
-      return FAIL("shards section: entry %zu: %s %u: %u out of range (%llu %s)", shard,
-                  list_name(what, sizeof(what), id), i, list[i], (unsigned long long)limit,
-                  limit_what);
+      return FAIL("shards section: entry %zu: %s %u: %u out of range (%llu %s)", shard, kind, i,
+                  list[i], (unsigned long long)limit, limit_what);
     }
     if (ascending && i > 0 && list[i] <= list[i - 1]) {
       return FAIL("shards section: entry %zu: %s %u: %u is not after %u (must be strictly "
                   "ascending)",
-                  shard, list_name(what, sizeof(what), id), i, list[i], list[i - 1]);
+                  shard, kind, i, list[i], list[i - 1]);
     }
   }
   *cursor += count;
@@ -525,7 +508,7 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *stb, co
       const uint8_t *t = t0 + k * kKifEntrySize[KIF_SEC_SHARD_TABLES];
       uint32_t count = kif_get32(t + KIF_STB_COUNT), offset = kif_get32(t + KIF_STB_OFFSET);
       if (k == 0) {
-        err = check_list(v, name, s, (list_id){"function", 0}, count, offset, &cursor,
+        err = check_list(v, name, s, "function", count, offset, &cursor,
                          v->function_count, "functions", 1);
         if (err == NULL && mark_owned(v->indices + offset, count, used_fn)) {
           err = owner_error(v, name, s, 0);
@@ -550,10 +533,10 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *stb, co
     if (err != NULL) break;
     uint32_t nslot = kif_get32(e + KIF_SHD_SLOT_COUNT), ngl = kif_get32(e + KIF_SHD_GLOBAL_COUNT);
     uint32_t gl_offset = kif_get32(e + KIF_SHD_GLOBAL_OFFSET);
-    err = check_list(v, name, s, (list_id){"slot", 0}, nslot, kif_get32(e + KIF_SHD_SLOT_OFFSET),
+    err = check_list(v, name, s, "slot", nslot, kif_get32(e + KIF_SHD_SLOT_OFFSET),
                      &cursor, v->function_count, "functions", 0);
     if (err == NULL) {
-      err = check_list(v, name, s, (list_id){"global", 0}, ngl, gl_offset, &cursor,
+      err = check_list(v, name, s, "global", ngl, gl_offset, &cursor,
                        v->global_count, "globals", 1);
     }
     if (err == NULL && mark_owned(v->indices + gl_offset, ngl, used_gl)) {
