@@ -49,11 +49,10 @@ static uint64_t walk_load_part(const kiln_image_format_t *v) {
   for (size_t s = 0; s < kiln_image_format_shard_count(v); s++) {
     const uint32_t *fns = kiln_image_format_shard_functions(v, s, &n);
     for (size_t i = 0; i < n; i++) h += fns[i];
+    size_t nf = n;
     for (size_t k = 0; k <= targets; k++) {
       /* Positions decoded from the mask: ascending, each below the
        * shard's function count. */
-      size_t nf = 0;
-      (void)kiln_image_format_shard_functions(v, s, &nf);
       size_t no = kiln_image_format_shard_override_positions(v, s, k, NULL, 0);
       uint32_t *o = malloc((no + 1) * sizeof(uint32_t));
       if (o == NULL) abort();

@@ -157,7 +157,6 @@ struct kiln_loader_image {
   size_t function_count;
   void **globals;
   size_t global_count;
-  bool own_tables; /* functions and globals were allocated here, not in info->tables */
 };
 
 /* Whether [addr, addr + bytes) lies inside one PT_LOAD segment of the image;
@@ -262,7 +261,6 @@ static kiln_error_t *build_tables(kiln_loader_image_t *image, const unsigned cha
     image->functions = image->info->tables;
     image->globals = image->info->tables + image->function_count + 1;
   } else {
-    image->own_tables = true;
     image->functions = malloc((image->function_count + 1) * sizeof(void *));
     image->globals = malloc((image->global_count + 1) * sizeof(void *));
     if (image->functions == NULL || image->globals == NULL) {
@@ -480,7 +478,8 @@ void kiln_loader_close(kiln_loader_image_t *image) {
   }
   free(atomic_load(&image->directory_error));
   if (image->handle != NULL) dlclose(image->handle);
-  if (image->own_tables) {
+  /* Tables in the room validation reserved go with the info. */
+  if (image->info == NULL || image->functions != image->info->tables) {
     free(image->functions);
     free(image->globals);
   }

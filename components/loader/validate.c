@@ -447,8 +447,6 @@ static kiln_target_arch_t machine_arch(uint16_t machine) {
   }
 }
 
-/* Producer rule: "kiln <major>.<minor>[.<patch>]..." with this loader's
- * major and minor; the patch level may differ. */
 /* Reads a decimal number of at most 9 digits at *p and moves past it. */
 static bool read_number(const char **p, unsigned *value_out) {
   unsigned v = 0;
@@ -461,8 +459,10 @@ static bool read_number(const char **p, unsigned *value_out) {
   return digits > 0;
 }
 
-/* By hand, not sscanf: this runs on every load, and sscanf cost more than
- * the rest of the metadata checks. */
+/* Producer rule: "kiln <major>.<minor>[.<patch>]..." with this loader's
+ * major and minor; the patch level may differ. Parsed by hand, not with
+ * sscanf: this runs on every load, and sscanf cost more than the rest of
+ * the metadata checks. */
 static bool producer_matches(const char *producer) {
   unsigned major, minor;
   if (strncmp(producer, "kiln ", 5) != 0) return false;
@@ -564,23 +564,23 @@ static kiln_error_t *read_blob(const src_t *src, bool directory, bool reserve_ta
   /* A table entry per function and global, plus one each (never empty).
    * A blob that validates lists each of them once in the load part's
    * shard lists (4 bytes each), which bounds the counts peeked here. */
-  size_t functions = 0, globals = 0, reserve = 0;
+  size_t functions = 0, globals = 0, capacity = 0;
   if (reserve_tables) {
     kiln_error_free(kiln_image_format_peek_counts(header, head, src->name, &functions, &globals));
     if (functions <= load_size / 4 && globals <= load_size / 4) {
-      reserve = (functions + 1 + globals + 1) * sizeof(void *);
+      capacity = functions + 1 + globals + 1;
     }
   }
   size_t blob_room = (size_t)((read_size + 7) & ~(uint64_t)7);
-  info->blob_copy = malloc(blob_room + reserve);
+  info->blob_copy = malloc(blob_room + capacity * sizeof(void *));
   if (info->blob_copy == NULL) {
     return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: out of memory for %llu bytes of metadata",
                           src->name, (unsigned long long)read_size);
   }
   info->blob = info->blob_copy;
-  if (reserve > 0) {
+  if (capacity > 0) {
     info->tables = (void **)(void *)((unsigned char *)info->blob_copy + blob_room);
-    info->table_capacity = functions + 1 + globals + 1;
+    info->table_capacity = capacity;
   }
   /* In the file: find_root checked the root's bytes lie in it. */
   err = src_read(src, elf->root_offset, read_size, info->blob_copy, "image metadata");
