@@ -408,6 +408,13 @@ static kiln_error_t *install_image(kiln_runtime_t *rt, const kiln_image_format_t
     return kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "%s: image '%s' is a %s image", what, name,
                           kind == KILN_IMAGE_FORMAT_KIND_PACKAGE ? "package" : "system");
 
+  /* The names of methods, functions and globals are in the directory. */
+  if (!kiln_image_format_has_directory(view))
+    return kiln_error_new(KILN_ERR_INVALID_ARGUMENT,
+                          "%s: image '%s': the view has no directory (names and methods); open it "
+                          "with kiln_image_format_open",
+                          what, name);
+
   /* Check everything first, so a rejected image installs nothing. */
   size_t n = kiln_image_format_method_count(view);
   size_t function_count = kiln_image_format_function_count(view);
@@ -418,9 +425,12 @@ static kiln_error_t *install_image(kiln_runtime_t *rt, const kiln_image_format_t
                             "image '%s': method '%s': no address for function %" PRIu32, name,
                             kiln_image_format_method_key(view, m), f);
   }
+  /* Import slots are visited in name (so key) order, through the name
+   * index: global indices are numbered shard by shard, not by name. */
   const size_t prefix_len = strlen(KILN_RUNTIME_IMPORT_PREFIX);
   size_t global_count = kiln_image_format_global_count(view);
-  for (size_t g = 0; g < global_count; g++) {
+  for (size_t j = 0; j < global_count; j++) {
+    size_t g = kiln_image_format_global_by_name(view, j);
     const char *gname = kiln_image_format_global_name(view, g);
     if (strncmp(gname, KILN_RUNTIME_IMPORT_PREFIX, prefix_len) != 0) continue;
     if (global_table == NULL || global_table[g] == NULL)
@@ -441,7 +451,8 @@ static kiln_error_t *install_image(kiln_runtime_t *rt, const kiln_image_format_t
 
   /* 1. Import slots: the current code of each imported key. Plain stores:
    * no image code runs before the install returns. */
-  for (size_t g = 0; ok && g < global_count; g++) {
+  for (size_t j = 0; ok && j < global_count; j++) {
+    size_t g = kiln_image_format_global_by_name(view, j);
     const char *gname = kiln_image_format_global_name(view, g);
     if (strncmp(gname, KILN_RUNTIME_IMPORT_PREFIX, prefix_len) != 0) continue;
     const char *key = gname + prefix_len;

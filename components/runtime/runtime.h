@@ -95,15 +95,19 @@ KILN_API void kiln_runtime_free(kiln_runtime_t *runtime);
 /* Installs a system image: every method it carries, trusted as built
  * (dependencies are not checked). `function_table[i]` is the address of
  * function i for the selected CPU target (kiln_image_format_function_count
- * entries); `global_table[i]` the address of global i (may be NULL when the
- * image has no import slots). Import slots are filled as for a package. A
+ * entries, in the image's index order, which format 5 numbers shard by
+ * shard, not by name); `global_table[i]` the address of global i (may be
+ * NULL when the image has no import slots). `view` must have its directory
+ * (kiln_image_format_open, or the loader's kiln_loader_image_format).
+ * Import slots are filled as for a package. A
  * key already in the table is replaced (readers see old or new code). `name`
  * names the image in reports and messages.
  * Ownership: *report_out (may be NULL if not wanted) is owned by the caller
  * (kiln_runtime_report_free). The runtime copies what it keeps: `view` and
  * the tables may be released afterwards; the code they point at may not.
  * Errors: KILN_ERR_INVALID_ARGUMENT for NULL arguments, a package view, a
- * NULL function address of a method, or import slots without a global table;
+ * view without its directory, a NULL function address of a method, or
+ * import slots without a global table;
  * nothing is installed then. KILN_ERR_OUT_OF_MEMORY.
  * Thread-safety: any thread; installs are serialized with each other, and
  * lookups run concurrently. */
@@ -248,7 +252,8 @@ KILN_API void kiln_runtime_report_free(kiln_runtime_report_t *report);
 /* Accessors: counts, and the i-th record (NULL when out of range). Records
  * and their strings are borrowed from the report. Thread-safety: a report is
  * immutable. Records appear in install order, and within one image in
- * method-key (or global) order. */
+ * method-key order (import records: slot-name, so key, order, whatever the
+ * global indices). */
 KILN_API size_t kiln_runtime_report_installed_count(const kiln_runtime_report_t *report);
 KILN_API const kiln_runtime_installed_t *kiln_runtime_report_installed(
     const kiln_runtime_report_t *report, size_t i);

@@ -287,6 +287,83 @@ TEST_F(RuntimeFixture, SystemInstallRejectsBadInputAndInstallsNothing) {
   err = kiln_runtime_install_system(rt_, nullptr, functions.data(), nullptr, "sys", nullptr);
   EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
   kiln_error_free(err);
+
+  // A load view (no directory: no names, no methods) is rejected.
+  Image ok;
+  ok.methods = {Method{"f", "base_f", 1}};
+  auto okblob = Encode(ok);
+  ASSERT_NE(okblob, nullptr);
+  kiln_image_format_t *load_view = nullptr;
+  ASSERT_OK(kiln_image_format_open_load(okblob->data_, okblob->size_, "img", &load_view));
+  std::vector<void *> okfunctions = okblob->FunctionTable(kSymbols);
+  err = kiln_runtime_install_system(rt_, load_view, okfunctions.data(), nullptr, "sys", nullptr);
+  kiln_image_format_close(load_view);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(TakeMessage(err).find("no directory"), std::string::npos);
+  err = kiln_runtime_find(rt_, "f", nullptr, nullptr);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_NOT_FOUND);
+  kiln_error_free(err);
+}
+
+// Format 5 numbers functions and globals shard by shard, in any order within
+// a shard: nothing may assume index order is name order. Here the indices
+// are in reverse name order; methods reach their own functions, and import
+// records still come in key order with the slots' real global indices.
+TEST_F(RuntimeFixture, IndicesNeedNotFollowNameOrder) {
+  Start();
+  Image sys;
+  sys.name = "sys";
+  sys.methods = {Method{"f", "base_f", 0xf1}, Method{"g", "base_g", 0x91}};
+  sys.reverse_index_order = true;
+  auto blob = Encode(sys);
+  ASSERT_NE(blob, nullptr);
+  ASSERT_EQ(kiln_image_format_function_count(blob->view()), 2u);
+  EXPECT_STREQ(kiln_image_format_function_name(blob->view(), 0), "base_g");
+  EXPECT_EQ(kiln_image_format_function_by_name(blob->view(), 0), 1u);
+  std::vector<void *> functions = blob->FunctionTable(kSymbols);
+  ASSERT_OK(kiln_runtime_install_system(rt_, blob->view(), functions.data(), nullptr, "sys",
+                                        nullptr));
+  EXPECT_EQ(LookupAndCall("f"), 1);
+  EXPECT_EQ(LookupAndCall("g"), 2);
+
+  Image pkg;
+  pkg.name = "pkg";
+  pkg.kind = KILN_IMAGE_FORMAT_KIND_PACKAGE;
+  pkg.methods = {Method{"p", "pkg_p", 1, {}, {{"f", 0xf1}}}, Method{"q", "pkg_q", 2, {"p"}, {}}};
+  pkg.globals = {"kiln.import.f", "kiln.import.zz", "plain"};
+  pkg.reverse_index_order = true;
+  auto pblob = Encode(pkg);
+  ASSERT_NE(pblob, nullptr);
+  EXPECT_STREQ(kiln_image_format_global_name(pblob->view(), 0), "plain");
+  EXPECT_STREQ(kiln_image_format_global_name(pblob->view(), 2), "kiln.import.f");
+  std::vector<void *> pfunctions = pblob->FunctionTable(kSymbols);
+  void *slot_f_rev = nullptr, *slot_zz_rev = reinterpret_cast<void *>(1);
+  int plain = 0;
+  std::vector<void *> globals = pblob->GlobalTable(
+      {{"kiln.import.f", &slot_f_rev}, {"kiln.import.zz", &slot_zz_rev}, {"plain", &plain}});
+  kiln_runtime_report_t *report = nullptr;
+  ASSERT_OK(kiln_runtime_install_package(rt_, pblob->view(), pfunctions.data(), globals.data(),
+                                         "pkg", &report));
+  EXPECT_EQ(LookupAndCall("p"), 100);
+  EXPECT_EQ(LookupAndCall("q"), 200);
+  EXPECT_EQ(slot_f_rev, reinterpret_cast<void *>(&base_f));
+  EXPECT_EQ(slot_zz_rev, nullptr);
+  EXPECT_EQ(plain, 0);
+  ASSERT_EQ(kiln_runtime_report_import_count(report), 2u);
+  EXPECT_STREQ(kiln_runtime_report_import(report, 0)->key, "f");
+  EXPECT_EQ(kiln_runtime_report_import(report, 0)->global, 2u);
+  EXPECT_STREQ(kiln_runtime_report_import(report, 1)->key, "zz");
+  EXPECT_EQ(kiln_runtime_report_import(report, 1)->global, 1u);
+  ASSERT_EQ(kiln_runtime_report_installed_count(report), 2u);
+  EXPECT_STREQ(kiln_runtime_report_installed(report, 0)->key, "p");
+  kiln_runtime_report_free(report);
+
+  // The missing-address check names the slot, found through the name index.
+  globals[2] = nullptr;  // kiln.import.f
+  kiln_error_t *err = kiln_runtime_install_package(rt_, pblob->view(), pfunctions.data(),
+                                                   globals.data(), "pkg", nullptr);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(TakeMessage(err).find("'kiln.import.f' (global 2)"), std::string::npos);
 }
 
 // ---- Package image -------------------------------------------------------

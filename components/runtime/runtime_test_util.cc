@@ -36,18 +36,22 @@ std::unique_ptr<Blob> Encode(const Image &image) {
   std::vector<Method> methods = image.methods;
   std::sort(methods.begin(), methods.end(),
             [](const Method &a, const Method &b) { return a.key < b.key; });
+  // One shard holds every function and global, so the only rule on index
+  // order is that names are unique: name order (as the emitter numbers a
+  // shard), or the reverse of it when the test asks.
   std::set<std::string> function_set(image.extra_functions.begin(), image.extra_functions.end());
   for (const Method &m : methods) function_set.insert(m.symbol.empty() ? m.key : m.symbol);
   std::vector<std::string> functions(function_set.begin(), function_set.end());
   std::set<std::string> global_set(image.globals.begin(), image.globals.end());
   std::vector<std::string> globals(global_set.begin(), global_set.end());
+  if (image.reverse_index_order) {
+    std::reverse(functions.begin(), functions.end());
+    std::reverse(globals.begin(), globals.end());
+  }
 
   std::vector<const char *> function_names, global_names;
   for (const std::string &f : functions) function_names.push_back(f.c_str());
   for (const std::string &g : globals) global_names.push_back(g.c_str());
-  std::vector<uint32_t> shard_functions, shard_globals;
-  for (uint32_t i = 0; i < functions.size(); i++) shard_functions.push_back(i);
-  for (uint32_t i = 0; i < globals.size(); i++) shard_globals.push_back(i);
 
   auto method_index = [&](const std::string &key) -> uint32_t {
     for (uint32_t i = 0; i < methods.size(); i++)
@@ -69,7 +73,7 @@ std::unique_ptr<Blob> Encode(const Image &image) {
     kiln_image_format_method_t &desc = descs[m];
     desc.key = methods[m].key.c_str();
     desc.function = static_cast<uint32_t>(
-        std::lower_bound(functions.begin(), functions.end(), symbol) - functions.begin());
+        std::find(functions.begin(), functions.end(), symbol) - functions.begin());
     desc.flags = KILN_IMAGE_FORMAT_METHOD_SPECSIG;
     desc.fingerprint = methods[m].fingerprint;
     desc.calls = calls[m].data();
@@ -83,10 +87,8 @@ std::unique_ptr<Blob> Encode(const Image &image) {
   for (const Target &t : image.targets) targets.push_back({t.cpu.c_str(), t.features.c_str(), 0, 0});
 
   kiln_image_format_shard_t shard = {};
-  shard.functions = shard_functions.data();
-  shard.function_count = shard_functions.size();
-  shard.globals = shard_globals.data();
-  shard.global_count = shard_globals.size();
+  shard.function_count = functions.size();
+  shard.global_count = globals.size();
 
   kiln_image_format_desc_t desc = {};
   desc.producer = "kiln runtime test";

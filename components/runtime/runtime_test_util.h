@@ -1,7 +1,8 @@
 // components/runtime/runtime_test_util.h — test helper: builds image_format
 // blobs from a compact description (methods by key, calls by key, symbols by
-// name) and opens a view on them, so runtime tests can install images whose
-// function tables point at real functions of the test binary.
+// name; one shard holding every function and global, numbered in name order
+// or its reverse) and opens a view on them, so runtime tests can install
+// images whose function tables point at real functions of the test binary.
 #ifndef KILN_RUNTIME_TEST_UTIL_H
 #define KILN_RUNTIME_TEST_UTIL_H
 
@@ -38,6 +39,9 @@ struct Image {
   std::vector<std::string> extra_functions;  // functions with no method
   std::vector<std::string> globals;
   std::vector<Target> targets = {Target{}};
+  // Function and global indices in reverse name order instead of name order
+  // (format 5 numbers a shard's symbols in any order the writer chooses).
+  bool reverse_index_order = false;
 };
 
 // An encoded blob and its open view; closes and frees on destruction.
