@@ -114,15 +114,33 @@ for key in 'targets:' 'haswell' 'clones' 'shards:' 'functions:' 'methods:' 'prog
   grep -qF -- "$key" out.txt || fail "inspect text lacks '$key'"
 done
 [ "$FAILS" = "$BEFORE" ] && pass "inspect text"
+cp out.txt inspect.txt
 expect_rc 0 "inspect --json" "$KILN" inspect out/prog.so --json
 if command -v python3 > /dev/null; then
-  python3 - out.txt <<'PY' && pass "inspect --json valid" || fail "inspect --json invalid"
+  python3 - out.txt inspect.txt <<'PY' && pass "inspect --json valid" || fail "inspect --json invalid"
 import json, sys
 j = json.load(open(sys.argv[1]))
+text = open(sys.argv[2]).read()
 assert j["kind"] == "system" and len(j["targets"]) == 2 and len(j["shards"]) == 2
 assert j["targets"][1]["cpu"] == "haswell" and "+avx2" in j["targets"][1]["features"]
 assert any(m["key"] == "prog_main" for m in j["methods"])
 assert "reason" in j["host"] and j["function_count"] >= 3
+# Format 5: the shards number the functions and globals in order, so each
+# shard's are a range starting where the previous shard's end; text mode
+# shows the same ranges.
+nf = ng = 0
+for s in j["shards"]:
+    assert s["first_function"] == nf and s["first_global"] == ng, s
+    line = "  [%d] %d functions" % (s["index"], s["functions"])
+    if s["functions"]:
+        line += " (%d..%d)" % (nf, nf + s["functions"] - 1)
+    line += ", %d slots, %d globals" % (s["slots"], s["globals"])
+    if s["globals"]:
+        line += " (%d..%d)" % (ng, ng + s["globals"] - 1)
+    assert line + "\n" in text, line
+    nf += s["functions"]
+    ng += s["globals"]
+assert nf == j["function_count"] and ng == j["global_count"], (nf, ng)
 PY
 else
   grep -q '"targets"' out.txt && grep -q '"methods"' out.txt && pass "inspect --json keys"

@@ -126,10 +126,14 @@ static void print_text(const char *path, const kiln_loader_info_t *info) {
   printf("shards:    %zu\n", ns);
   for (size_t s = 0; s < ns; s++) {
     size_t f = 0, q = 0, g = 0;
-    (void)kiln_image_format_shard_functions(v, s, &f);
+    size_t f0 = kiln_image_format_shard_first_function(v, s, &f);
     (void)kiln_image_format_shard_slots(v, s, &q);
-    (void)kiln_image_format_shard_globals(v, s, &g);
-    printf("  [%zu] %zu functions, %zu slots, %zu globals\n", s, f, q, g);
+    size_t g0 = kiln_image_format_shard_first_global(v, s, &g);
+    printf("  [%zu] %zu functions", s, f);
+    if (f > 0) printf(" (%zu..%zu)", f0, f0 + f - 1);
+    printf(", %zu slots, %zu globals", q, g);
+    if (g > 0) printf(" (%zu..%zu)", g0, g0 + g - 1);
+    printf("\n");
   }
   size_t nm = kiln_image_format_method_count(v);
   printf("functions: %zu\n", kiln_image_format_function_count(v));
@@ -217,12 +221,13 @@ static void print_json(const char *path, const kiln_loader_info_t *info) {
   fputs(",\n  \"shards\": [", f);
   for (size_t s = 0; s < kiln_image_format_shard_count(v); s++) {
     size_t nf = 0, q = 0, g = 0;
-    (void)kiln_image_format_shard_functions(v, s, &nf);
+    size_t f0 = kiln_image_format_shard_first_function(v, s, &nf);
     (void)kiln_image_format_shard_slots(v, s, &q);
-    (void)kiln_image_format_shard_globals(v, s, &g);
-    fprintf(f, "%s\n    {\"index\": %zu, \"functions\": %zu, \"slots\": %zu, \"globals\": %zu, "
-               "\"overrides\": [",
-            s ? "," : "", s, nf, q, g);
+    size_t g0 = kiln_image_format_shard_first_global(v, s, &g);
+    fprintf(f,
+            "%s\n    {\"index\": %zu, \"first_function\": %zu, \"functions\": %zu, \"slots\": %zu, "
+            "\"first_global\": %zu, \"globals\": %zu, \"overrides\": [",
+            s ? "," : "", s, f0, nf, q, g0, g);
     for (size_t k = 0; k < kiln_image_format_target_count(v); k++) {
       size_t n = 0;
       if (k > 0) (void)kiln_image_format_shard_override_mask(v, s, k, &n);
