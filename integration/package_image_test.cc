@@ -15,10 +15,13 @@
 //       with those keys as roots against base_v2 holds exactly them and what
 //       they reach, and installing it compiles and traces nothing;
 //   (d) a package whose CPU targets do not fit the base's is reported.
+// Every image loaded is also checked for format 5's numbering: functions and
+// globals numbered shard by shard, with a name index for the finds.
 #include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -148,6 +151,48 @@ struct Loaded {
   const kiln_image_format_t *view() const { return kiln_loader_image_format(image); }
 };
 
+// Format 5's numbering, on a real image: the shards number the functions
+// and globals in order (each shard's are the range after the previous
+// shard's), index order need not be name order, and the name index lists
+// every index once in strictly ascending name order, which the finds use.
+void ExpectShardByShardNumbering(const kiln_image_format_t *v) {
+  size_t next_function = 0, next_global = 0;
+  for (size_t s = 0; s < kiln_image_format_shard_count(v); s++) {
+    size_t nf = 0, ng = 0;
+    EXPECT_EQ(kiln_image_format_shard_first_function(v, s, &nf), next_function) << "shard " << s;
+    EXPECT_EQ(kiln_image_format_shard_first_global(v, s, &ng), next_global) << "shard " << s;
+    next_function += nf;
+    next_global += ng;
+  }
+  EXPECT_EQ(next_function, kiln_image_format_function_count(v));
+  EXPECT_EQ(next_global, kiln_image_format_global_count(v));
+  struct Table {
+    size_t count;
+    const char *(*name)(const kiln_image_format_t *, size_t);
+    size_t (*by_name)(const kiln_image_format_t *, size_t);
+    kiln_error_t *(*find)(const kiln_image_format_t *, const char *, size_t *);
+  };
+  for (const Table &t :
+       {Table{kiln_image_format_function_count(v), kiln_image_format_function_name,
+              kiln_image_format_function_by_name, kiln_image_format_function_find},
+        Table{kiln_image_format_global_count(v), kiln_image_format_global_name,
+              kiln_image_format_global_by_name, kiln_image_format_global_find}}) {
+    std::set<size_t> listed;
+    std::string prev;
+    for (size_t j = 0; j < t.count; j++) {
+      size_t i = t.by_name(v, j);
+      ASSERT_LT(i, t.count);
+      EXPECT_TRUE(listed.insert(i).second) << "index " << i << " listed twice";
+      std::string name = t.name(v, i);
+      if (j > 0) EXPECT_LT(prev, name);
+      prev = name;
+      size_t found = SIZE_MAX;
+      ASSERT_OK(t.find(v, name.c_str(), &found));
+      EXPECT_EQ(found, i) << name;
+    }
+  }
+}
+
 void Load(const std::string &so, Loaded *out) {
   kiln_loader_options_t *lo = nullptr;
   ASSERT_OK(kiln_loader_options_new(&lo));
@@ -161,6 +206,7 @@ void Load(const std::string &so, Loaded *out) {
   ASSERT_EQ(err, nullptr) << Take(err);
   ASSERT_NE(out->view(), nullptr);
   ASSERT_TRUE(kiln_image_format_has_directory(out->view()));
+  ExpectShardByShardNumbering(out->view());
   for (size_t i = 0; i < kiln_loader_global_count(out->image); i++)
     out->globals.push_back(kiln_loader_global_address(out->image, i));
 }
