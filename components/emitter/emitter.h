@@ -232,7 +232,9 @@ KILN_API size_t kiln_emitter_plan_method_count(const kiln_emitter_plan_t *plan);
 KILN_API size_t kiln_emitter_plan_target_count(const kiln_emitter_plan_t *plan);
 /* Defined functions cloned for target k (0 for k = 0). */
 KILN_API size_t kiln_emitter_plan_clone_count(const kiln_emitter_plan_t *plan, size_t k);
-/* Function i of the image table (sorted by name). Borrowed. */
+/* Function i of the image table. The table is numbered shard by shard
+ * (shard 0's functions first, then shard 1's, ...; in strcmp order within a
+ * shard), not in name order. Borrowed. */
 KILN_API const char *kiln_emitter_plan_function_name(const kiln_emitter_plan_t *plan, size_t i);
 
 /* ---- Step 2: one shard ------------------------------------------------------- */

@@ -28,6 +28,7 @@
 namespace {
 
 using kiln_emitter_test::CompileToBitcode;
+using kiln_emitter_test::ExpectShardMajorTables;
 using kiln_emitter_test::kReadelf;
 using kiln_emitter_test::LinkArchive;
 using kiln_emitter_test::NoEnv;
@@ -127,6 +128,9 @@ TEST(EmitterImportTest, BaseCallsGoThroughListedSlotsAndTheImageHasNoUndefinedBa
   for (size_t i = 0; i < kiln_image_format_function_count(b.im); i++)
     EXPECT_EQ(std::string(kiln_image_format_function_name(b.im, i)).find("base_"),
               std::string::npos);
+  // Both tables (the import slots among the globals) numbered shard by
+  // shard, with their name indices.
+  ExpectShardMajorTables(b.im);
 
   // Deps were computed before the rewrite (direct calls, through helper).
   size_t m = Method(b.im, "pkg_sum");

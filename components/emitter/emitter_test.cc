@@ -21,12 +21,14 @@
 #include "components/emitter/testing/emitter_testing.h"
 #include "components/image_format/image_format.h"
 #include "gtest/gtest.h"
+#include "llvm-c/BitReader.h"
 #include "llvm-c/Core.h"
 
 namespace {
 
 using kiln_emitter_test::Code;
 using kiln_emitter_test::CompileToBitcode;
+using kiln_emitter_test::ExpectShardMajorTables;
 using kiln_emitter_test::kClang;
 using kiln_emitter_test::LinkArchive;
 using kiln_emitter_test::NoEnv;
@@ -168,16 +170,13 @@ TEST(EmitterArchiveTest, MembersTablesAndBlobMatchThePlan) {
   EXPECT_EQ(kiln_image_format_target_count(im), 3u);
   EXPECT_STREQ(kiln_image_format_option_find(im, "opt_level"), "2");
   EXPECT_STREQ(kiln_image_format_option_find(im, "targets"), kTargets);
-  for (size_t i = 1; i < nf; i++)
-    EXPECT_LT(strcmp(kiln_image_format_function_name(im, i - 1),
-                     kiln_image_format_function_name(im, i)),
-              0);
-  std::vector<int> owner(nf, 0);
+  // Format 5: numbered shard by shard, names ascending within a shard, the
+  // name index sorting them, every function found at its own index.
+  ExpectShardMajorTables(im);
   size_t overrides_v4 = 0, slots = 0;
   for (size_t s = 0; s < kiln_image_format_shard_count(im); s++) {
     size_t n = 0;
-    const uint32_t *fs = kiln_image_format_shard_functions(im, s, &n);
-    for (size_t j = 0; j < n; j++) owner[fs[j]]++;
+    (void)kiln_image_format_shard_first_function(im, s, &n);
     // Target 2's overrides: a mask over the shard's function positions,
     // whose set bits the positions accessor lists in ascending order.
     size_t nk = 0;
@@ -192,10 +191,10 @@ TEST(EmitterArchiveTest, MembersTablesAndBlobMatchThePlan) {
     }
     overrides_v4 += nk;
     size_t ns = 0;
-    kiln_image_format_shard_slots(im, s, &ns);
+    const uint32_t *fids = kiln_image_format_shard_slots(im, s, &ns);
+    for (size_t j = 0; j < ns; j++) EXPECT_LT(fids[j], nf);
     slots += ns;
   }
-  for (size_t i = 0; i < nf; i++) EXPECT_EQ(owner[i], 1) << kiln_image_format_function_name(im, i);
   EXPECT_GT(overrides_v4, 0u);
   EXPECT_GT(slots, 0u);
   EXPECT_GT(kiln_emitter_result_clone_count(r.get(), 1), 0u);
@@ -207,6 +206,12 @@ TEST(EmitterArchiveTest, MembersTablesAndBlobMatchThePlan) {
   EXPECT_GE(ncalls, 5u);
   EXPECT_EQ(kiln_image_format_method_flags(im, m), KILN_IMAGE_FORMAT_METHOD_SPECSIG);
   EXPECT_EQ(Code(kiln_image_format_method_find(im, "insertion_sort", &m)), KILN_ERR_NOT_FOUND);
+  // Methods are sorted by key, functions shard by shard: each method still
+  // names its own function.
+  for (size_t i = 0; i < kiln_image_format_method_count(im); i++) {
+    EXPECT_STREQ(kiln_image_format_function_name(im, kiln_image_format_method_function(im, i)),
+                 kiln_image_format_method_key(im, i));
+  }
   kiln_image_format_close(im);
 }
 
@@ -248,21 +253,50 @@ TEST(EmitterImageTest, LinkedImageRunsLikeNativeBuild) {
       reinterpret_cast<void *const *>(root + kiln_image_format_pointer_offset(im));
   for (size_t i = 0; i < kiln_image_format_pointer_count(im); i++) EXPECT_NE(ptrs[i], nullptr);
 
-  // Target 0's address of every function.
+  // Target 0's address of every function: shard s's table maps onto its
+  // range of the function table entry for entry.
   size_t nf = kiln_image_format_function_count(im);
   std::vector<void *> addr(nf, nullptr);
   for (size_t s = 0; s < kiln_image_format_shard_count(im); s++) {
     size_t n = 0;
-    const uint32_t *fs = kiln_image_format_shard_functions(im, s, &n);
+    size_t first = kiln_image_format_shard_first_function(im, s, &n);
     if (n == 0) continue;
+    ASSERT_LE(first + n, nf);
     size_t pi = kiln_image_format_shard_pointer(im, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, 0);
     ASSERT_NE(pi, SIZE_MAX);
     void *const *table = static_cast<void *const *>(ptrs[pi]);
     for (size_t j = 0; j < n; j++) {
       EXPECT_NE(table[j], nullptr);
-      addr[fs[j]] = table[j];
+      addr[first + j] = table[j];
     }
   }
+  // Every exported function's table entry is its symbol: the tables the
+  // shards define follow the image's numbering.
+  size_t exported = 0;
+  for (size_t i = 0; i < nf; i++) {
+    void *sym = dlsym(h, kiln_image_format_function_name(im, i));
+    if (sym == nullptr) continue;
+    exported++;
+    EXPECT_EQ(sym, addr[i]) << kiln_image_format_function_name(im, i);
+  }
+  EXPECT_GT(exported, 1u);
+  // Likewise the globals.
+  size_t globals_checked = 0;
+  for (size_t s = 0; s < kiln_image_format_shard_count(im); s++) {
+    size_t n = 0;
+    size_t first = kiln_image_format_shard_first_global(im, s, &n);
+    if (n == 0) continue;
+    size_t pi = kiln_image_format_shard_pointer(im, s, KILN_IMAGE_FORMAT_TABLE_GLOBALS, 0);
+    ASSERT_NE(pi, SIZE_MAX);
+    void *const *table = static_cast<void *const *>(ptrs[pi]);
+    for (size_t j = 0; j < n; j++) {
+      void *sym = dlsym(h, kiln_image_format_global_name(im, first + j));
+      if (sym == nullptr) continue;
+      globals_checked++;
+      EXPECT_EQ(sym, table[j]) << kiln_image_format_global_name(im, first + j);
+    }
+  }
+  EXPECT_GT(globals_checked, 0u);
   // Fill slots with target 0's versions.
   for (size_t s = 0; s < kiln_image_format_shard_count(im); s++) {
     size_t n = 0;
@@ -472,6 +506,116 @@ TEST(EmitterPlanTest, RootsKeepWhatTheyReach) {
   EXPECT_NE(std::find(fns.begin(), fns.end(), "prog_fold_ops"), fns.end());
   EXPECT_NE(std::find(fns.begin(), fns.end(), "prog_op_xor"), fns.end());
   EXPECT_EQ(kiln_emitter_plan_method_count(plan), 3u);  // fold_ops, apply, op_xor
+  kiln_emitter_plan_free(plan);
+  LLVMDisposeModule(m);
+  LLVMContextDispose(ctx);
+}
+
+// The table functions a shard's bitcode defines.
+std::vector<std::string> DefinedIn(const std::string &bc, const std::vector<std::string> &names) {
+  std::vector<std::string> out;
+  LLVMContextRef ctx = LLVMContextCreate();
+  LLVMMemoryBufferRef mb = nullptr;
+  char *msg = nullptr;
+  LLVMModuleRef m = nullptr;
+  if (LLVMCreateMemoryBufferWithContentsOfFile(bc.c_str(), &mb, &msg) != 0 ||
+      LLVMParseBitcodeInContext2(ctx, mb, &m) != 0) {
+    ADD_FAILURE() << bc << ": " << (msg != nullptr ? msg : "not bitcode");
+  }
+  for (size_t i = 0; m != nullptr && i < names.size(); i++) {
+    LLVMValueRef f = LLVMGetNamedFunction(m, names[i].c_str());
+    if (f != nullptr && !LLVMIsDeclaration(f)) out.push_back(names[i]);
+  }
+  LLVMDisposeMessage(msg);
+  if (m != nullptr) LLVMDisposeModule(m);
+  if (mb != nullptr) LLVMDisposeMemoryBuffer(mb);
+  LLVMContextDispose(ctx);
+  return out;
+}
+
+// Format 5 on a real 4-shard build: the function table is numbered shard
+// by shard. Shard s's range (after the counts of shards 0..s-1) holds
+// exactly the table functions its bitcode defines, in name order; the
+// numbering is not the name order overall; a plan written and read back
+// keeps it, and its lookups by name follow it.
+TEST(EmitterPlanTest, FunctionsAreNumberedShardByShard) {
+  LLVMContextRef ctx = LLVMContextCreate();
+  LLVMModuleRef m = ParseProg(ctx);
+  Options o = MakeOptions(1, 4);
+  kiln_emitter_plan_t *plan = nullptr;
+  ASSERT_OK(kiln_emitter_plan(o.get(), m, &plan));
+  std::string dir = TmpDir() + "/numbering";
+  ASSERT_EQ(Shell("mkdir -p " + dir), 0);
+  ASSERT_OK(kiln_emitter_plan_write(plan, dir.c_str()));
+  size_t ns = kiln_emitter_plan_shard_count(plan), nf = kiln_emitter_plan_function_count(plan);
+  ASSERT_EQ(ns, 4u);
+  std::vector<std::string> names;
+  for (size_t i = 0; i < nf; i++) names.push_back(kiln_emitter_plan_function_name(plan, i));
+  size_t first = 0, nonempty = 0;
+  for (size_t s = 0; s < ns; s++) {
+    size_t n = kiln_emitter_plan_shard_function_count(plan, s);
+    ASSERT_LE(first + n, nf);
+    nonempty += n > 0;
+    std::vector<std::string> range(names.begin() + first, names.begin() + first + n);
+    EXPECT_TRUE(std::is_sorted(range.begin(), range.end())) << "shard " << s;
+    // DefinedIn lists in table order, so equality is the same set and order.
+    EXPECT_EQ(DefinedIn(dir + "/shard-" + std::to_string(s) + ".bc", names), range)
+        << "shard " << s;
+    first += n;
+  }
+  EXPECT_EQ(first, nf);
+  EXPECT_GE(nonempty, 2u);
+  // With this input the shards interleave names: a name-ordered table would
+  // fail here.
+  EXPECT_FALSE(std::is_sorted(names.begin(), names.end()));
+
+  kiln_emitter_plan_t *read = nullptr;
+  ASSERT_OK(kiln_emitter_plan_read(dir.c_str(), &read));
+  ASSERT_EQ(kiln_emitter_plan_function_count(read), nf);
+  for (size_t i = 0; i < nf; i++)
+    EXPECT_STREQ(kiln_emitter_plan_function_name(read, i), names[i].c_str());
+  for (size_t s = 0; s < ns; s++) {
+    EXPECT_EQ(kiln_emitter_plan_shard_function_count(read, s),
+              kiln_emitter_plan_shard_function_count(plan, s));
+  }
+  // The read plan's lookups by name (the slot lists) follow the numbering:
+  // the slots a shard reports name functions of the table, and building
+  // from the read plan gives the same archive as from the original.
+  std::vector<kiln_emitter_shard_t *> from_read, from_plan;
+  for (size_t s = 0; s < ns; s++) {
+    kiln_emitter_shard_t *a = nullptr, *b = nullptr;
+    ASSERT_OK(kiln_emitter_emit_shard(nullptr, read, s, &a));
+    from_read.push_back(a);
+    ASSERT_OK(kiln_emitter_emit_shard(nullptr, plan, s, &b));
+    from_plan.push_back(b);
+    ASSERT_EQ(kiln_emitter_shard_slot_count(a), kiln_emitter_shard_slot_count(b));
+    for (size_t j = 0; j < kiln_emitter_shard_slot_count(a); j++) {
+      EXPECT_LT(kiln_emitter_shard_slot_function(a, j), nf);
+      EXPECT_EQ(kiln_emitter_shard_slot_function(a, j), kiln_emitter_shard_slot_function(b, j));
+    }
+  }
+  kiln_emitter_result_t *ra = nullptr, *rb = nullptr;
+  ASSERT_OK(kiln_emitter_finish(o.get(), read, from_read.data(), ns, &ra));
+  ASSERT_OK(kiln_emitter_finish(o.get(), plan, from_plan.data(), ns, &rb));
+  size_t sa = 0, sb = 0;
+  const void *da = kiln_emitter_result_archive(ra, &sa);
+  const void *db = kiln_emitter_result_archive(rb, &sb);
+  EXPECT_TRUE(sa == sb && memcmp(da, db, sa) == 0);
+  // The blob numbers the functions as the plan does.
+  size_t blob_size = 0;
+  const void *blob = kiln_emitter_result_blob(rb, &blob_size);
+  kiln_image_format_t *im = nullptr;
+  ASSERT_OK(kiln_image_format_open(blob, blob_size, "numbering", &im));
+  ASSERT_EQ(kiln_image_format_function_count(im), nf);
+  for (size_t i = 0; i < nf; i++)
+    EXPECT_STREQ(kiln_image_format_function_name(im, i), names[i].c_str());
+  ExpectShardMajorTables(im);
+  kiln_image_format_close(im);
+  kiln_emitter_result_free(ra);
+  kiln_emitter_result_free(rb);
+  for (auto *sh : from_read) kiln_emitter_shard_free(sh);
+  for (auto *sh : from_plan) kiln_emitter_shard_free(sh);
+  kiln_emitter_plan_free(read);
   kiln_emitter_plan_free(plan);
   LLVMDisposeModule(m);
   LLVMContextDispose(ctx);

@@ -97,13 +97,15 @@ typedef struct em_method {
   size_t bitcode_size;
 } em_method_t;
 
+/* A shard's part of the tables. The tables are numbered shard by shard
+ * (format 5), so a shard's functions are the consecutive range
+ * [first_function, first_function + function_count) of the plan's function
+ * table, and likewise its globals. */
 typedef struct em_shard_plan {
-  uint32_t *functions; /* image function indices, ascending */
-  size_t function_count;
-  uint32_t **overrides; /* [target_count]; [0] NULL */
+  size_t first_function, function_count;
+  uint32_t **overrides; /* [target_count]; [0] NULL; positions in the range */
   size_t *override_counts;
-  uint32_t *globals;
-  size_t global_count;
+  size_t first_global, global_count;
   uint64_t weight;
   /* The shard's bitcode. A plan from kiln_emitter_plan holds it in memory;
    * one from kiln_emitter_plan_read only knows `path` and the size, and
@@ -129,8 +131,11 @@ struct kiln_emitter_plan {
   char **target_cpu, **target_features;
   uint32_t *target_flags, *target_base;
   size_t *clone_counts;
-  /* tables */
+  /* tables: names in index order, numbered shard by shard (shard 0's
+   * first), in strcmp order within a shard; function_by_name[j] is the index
+   * of the j-th function in strcmp order (em_plan_function_index) */
   char **functions;
+  uint32_t *function_by_name;
   size_t function_count;
   char **globals;
   size_t global_count;
@@ -156,7 +161,8 @@ void em_desc_free(em_desc_storage_t *storage);
 kiln_error_t *em_shard_bitcode(const kiln_emitter_plan_t *plan, size_t s, const void **data_out,
                                size_t *size_out, void **owned_out);
 
-/* Binary search in the sorted function table; false when absent. */
+/* The function index of symbol `name` (binary search through
+ * function_by_name); false when absent. */
 bool em_plan_function_index(const kiln_emitter_plan_t *plan, const char *name, uint32_t *out);
 
 /* ---- Shards and results ------------------------------------------------ */

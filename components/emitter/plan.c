@@ -2,9 +2,11 @@
  * components/emitter/plan.c — step 1, on the caller's module: roots,
  * methods (fingerprints, calls, deps), whole-module multiversion
  * annotation, the image's targets, the split, and the image tables
- * (functions and globals sorted by name, per-shard membership and
- * overrides). Everything that reaches the output is sorted by name or taken
- * in module order; pointer sets here are only ever probed, never walked.
+ * (functions and globals numbered shard by shard, in name order within a
+ * shard, with a name index for lookups; per-shard ranges and overrides).
+ * Everything that reaches the output is sorted by name, numbered from the
+ * shard assignment or taken in module order; pointer sets here are only
+ * ever probed, never walked.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -131,11 +133,22 @@ static int cmp_u32(const void *a, const void *b) {
 }
 
 bool em_plan_function_index(const kiln_emitter_plan_t *plan, const char *name, uint32_t *out) {
-  const char *key = name;
-  char **hit = bsearch(&key, plan->functions, plan->function_count, sizeof(char *), cmp_str);
-  if (hit == NULL) return false;
-  *out = (uint32_t)(hit - plan->functions);
-  return true;
+  size_t lo = 0, hi = plan->function_count;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    uint32_t i = plan->function_by_name[mid];
+    int c = strcmp(plan->functions[i], name);
+    if (c == 0) {
+      *out = i;
+      return true;
+    }
+    if (c < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return false;
 }
 
 /* ---- Roots ---------------------------------------------------------------- */
@@ -1016,16 +1029,15 @@ void kiln_emitter_plan_free(kiln_emitter_plan_t *p) {
   free(p->clone_counts);
   for (size_t i = 0; i < p->function_count; i++) free(p->functions[i]);
   free(p->functions);
+  free(p->function_by_name);
   for (size_t i = 0; i < p->global_count; i++) free(p->globals[i]);
   free(p->globals);
   for (size_t s = 0; s < p->shard_count; s++) {
     em_shard_plan_t *sh = &p->shards[s];
-    free(sh->functions);
     if (sh->overrides != NULL)
       for (size_t k = 0; k < p->target_count; k++) free(sh->overrides[k]);
     free(sh->overrides);
     free(sh->override_counts);
-    free(sh->globals);
     free(sh->bitcode);
     free(sh->path);
   }
@@ -1072,7 +1084,8 @@ static kiln_error_t *record_options(kiln_emitter_plan_t *p) {
   return p->producer == NULL ? em_oom() : NULL;
 }
 
-/* Sorted, owned copies of the names of values passing `keep`. */
+/* Owned copies of the names of the table's values (functions or globals),
+ * sorted with strcmp; assign_shards then numbers them shard by shard. */
 static kiln_error_t *collect_names(LLVMModuleRef m, bool functions, char ***out, size_t *n_out) {
   *out = NULL;
   *n_out = 0;
@@ -1109,46 +1122,92 @@ oom:
   return em_oom();
 }
 
-/* Per shard: functions and globals (ascending indices) and overrides. */
+/* Numbers a name-sorted table shard by shard: (*names)[i] belongs to shard
+ * shard_of[i] < ns. Afterwards *names lists shard 0's names first, then
+ * shard 1's, ..., each shard's in name order (a stable counting sort of the
+ * sorted names by shard), so the numbering depends only on the names and
+ * the shard assignment. first[s] (ns + 1 entries) is shard s's first index,
+ * first[ns] the table size; (*by_name_out)[j], when by_name_out is not
+ * NULL, the new index of the j-th name in strcmp order (owned by the
+ * caller). The strings move into the new array; the old one is freed. */
+static kiln_error_t *number_by_shard(char ***names, size_t n, const size_t *shard_of, size_t ns,
+                                     size_t *first, uint32_t **by_name_out) {
+  if (by_name_out != NULL) *by_name_out = NULL;
+  char **numbered = malloc((n ? n : 1) * sizeof(char *));
+  uint32_t *by_name = by_name_out != NULL ? malloc((n ? n : 1) * sizeof(uint32_t)) : NULL;
+  size_t *next = calloc(ns + 1, sizeof(size_t));
+  if (numbered == NULL || (by_name_out != NULL && by_name == NULL) || next == NULL) {
+    free(numbered);
+    free(by_name);
+    free(next);
+    return em_oom();
+  }
+  for (size_t i = 0; i < n; i++) next[shard_of[i] + 1]++;
+  for (size_t s = 0; s < ns; s++) next[s + 1] += next[s];
+  memcpy(first, next, (ns + 1) * sizeof(size_t));
+  for (size_t i = 0; i < n; i++) {
+    size_t at = next[shard_of[i]]++;
+    numbered[at] = (*names)[i];
+    if (by_name != NULL) by_name[i] = (uint32_t)at;
+  }
+  free(next);
+  free(*names);
+  *names = numbered;
+  if (by_name_out != NULL) *by_name_out = by_name;
+  return NULL;
+}
+
+/* The shard of each table entry, from the splitter. */
+static kiln_error_t *find_shards(const kiln_splitter_shards_t *shards, size_t ns,
+                                 char *const *names, size_t n, const char *what,
+                                 size_t *shard_of) {
+  for (size_t i = 0; i < n; i++) {
+    kiln_error_t *err = kiln_splitter_shards_find(shards, names[i], &shard_of[i]);
+    if (err != NULL) return kiln_error_prefix(err, "emitter: shard of a table entry");
+    if (shard_of[i] >= ns)
+      return kiln_error_new(KILN_ERR_INTERNAL, "emitter: %s '%s' is in shard %zu of %zu", what,
+                            names[i], shard_of[i], ns);
+  }
+  return NULL;
+}
+
+/* The tables numbered shard by shard (number_by_shard), each shard's
+ * ranges, and its overrides: for target k > 0, the positions in the
+ * shard's range of the functions target k runs a clone of. */
 static kiln_error_t *assign_shards(kiln_emitter_plan_t *p, LLVMModuleRef m,
                                    const kiln_splitter_shards_t *shards) {
   size_t ns = p->shard_count;
   size_t *fshard = calloc(p->function_count ? p->function_count : 1, sizeof(size_t));
   size_t *gshard = calloc(p->global_count ? p->global_count : 1, sizeof(size_t));
-  kiln_error_t *err = (fshard == NULL || gshard == NULL) ? em_oom() : NULL;
-  for (size_t i = 0; err == NULL && i < p->function_count; i++)
-    err = kiln_splitter_shards_find(shards, p->functions[i], &fshard[i]);
-  for (size_t i = 0; err == NULL && i < p->global_count; i++)
-    err = kiln_splitter_shards_find(shards, p->globals[i], &gshard[i]);
-  if (err != NULL) {
-    free(fshard);
-    free(gshard);
-    return kiln_error_prefix(err, "emitter: shard of a table entry");
-  }
+  size_t *ffirst = calloc(ns + 1, sizeof(size_t));
+  size_t *gfirst = calloc(ns + 1, sizeof(size_t));
+  kiln_error_t *err =
+      (fshard == NULL || gshard == NULL || ffirst == NULL || gfirst == NULL) ? em_oom() : NULL;
+  if (err == NULL)
+    err = find_shards(shards, ns, p->functions, p->function_count, "function", fshard);
+  if (err == NULL) err = find_shards(shards, ns, p->globals, p->global_count, "global", gshard);
+  if (err == NULL)
+    err = number_by_shard(&p->functions, p->function_count, fshard, ns, ffirst,
+                          &p->function_by_name);
+  if (err == NULL)
+    err = number_by_shard(&p->globals, p->global_count, gshard, ns, gfirst, NULL);
   for (size_t s = 0; err == NULL && s < ns; s++) {
     em_shard_plan_t *sh = &p->shards[s];
-    size_t nf = 0, ng = 0;
-    for (size_t i = 0; i < p->function_count; i++) nf += fshard[i] == s;
-    for (size_t i = 0; i < p->global_count; i++) ng += gshard[i] == s;
-    sh->functions = calloc(nf ? nf : 1, sizeof(uint32_t));
-    sh->globals = calloc(ng ? ng : 1, sizeof(uint32_t));
+    sh->first_function = ffirst[s];
+    sh->function_count = ffirst[s + 1] - ffirst[s];
+    sh->first_global = gfirst[s];
+    sh->global_count = gfirst[s + 1] - gfirst[s];
+    size_t nf = sh->function_count;
     sh->overrides = calloc(p->target_count, sizeof(uint32_t *));
     sh->override_counts = calloc(p->target_count, sizeof(size_t));
-    if (!sh->functions || !sh->globals || !sh->overrides || !sh->override_counts) {
-      err = em_oom();
-      break;
-    }
-    for (size_t i = 0; i < p->function_count; i++)
-      if (fshard[i] == s) sh->functions[sh->function_count++] = (uint32_t)i;
-    for (size_t i = 0; i < p->global_count; i++)
-      if (gshard[i] == s) sh->globals[sh->global_count++] = (uint32_t)i;
     uint64_t *masks = calloc(nf ? nf : 1, sizeof(uint64_t));
-    if (masks == NULL) {
+    if (!sh->overrides || !sh->override_counts || !masks) {
+      free(masks);
       err = em_oom();
       break;
     }
     for (size_t j = 0; j < nf; j++)
-      masks[j] = clone_mask(LLVMGetNamedFunction(m, p->functions[sh->functions[j]]));
+      masks[j] = clone_mask(LLVMGetNamedFunction(m, p->functions[sh->first_function + j]));
     for (size_t k = 1; err == NULL && k < p->target_count; k++) {
       sh->overrides[k] = calloc(nf ? nf : 1, sizeof(uint32_t));
       if (sh->overrides[k] == NULL) {
@@ -1162,6 +1221,8 @@ static kiln_error_t *assign_shards(kiln_emitter_plan_t *p, LLVMModuleRef m,
   }
   free(fshard);
   free(gshard);
+  free(ffirst);
+  free(gfirst);
   return err;
 }
 
@@ -1169,8 +1230,9 @@ static int cmp_method_key(const void *key, const void *elem) {
   return strcmp((const char *)key, ((const em_method_t *)elem)->key);
 }
 
-/* Methods in key order (the function table's order), calls as method
- * indices (sorted, unique since the names were). */
+/* Methods in key order, each with its function's index (found through the
+ * name index: keys and function indices no longer share an order), calls
+ * as method indices (sorted, unique since the names were). */
 static kiln_error_t *build_methods(kiln_emitter_plan_t *p, pre_method_t *pm, size_t n) {
   p->methods = calloc(n ? n : 1, sizeof(em_method_t));
   if (p->methods == NULL) return em_oom();
@@ -1464,11 +1526,11 @@ kiln_error_t *em_plan_desc(const kiln_emitter_plan_t *p, const uint32_t *const *
                                                   p->target_flags[k], p->target_base[k]};
   for (size_t s = 0; s < p->shard_count; s++) {
     const em_shard_plan_t *sh = &p->shards[s];
-    st->shards[s].functions = sh->functions;
+    /* Counts only: the tables are numbered shard by shard, so shard s owns
+     * the functions (globals) after those of shards 0..s-1. */
     st->shards[s].function_count = sh->function_count;
     st->shards[s].overrides = (const uint32_t *const *)sh->overrides;
     st->shards[s].override_counts = sh->override_counts;
-    st->shards[s].globals = sh->globals;
     st->shards[s].global_count = sh->global_count;
     if (slots != NULL && slot_counts != NULL) {
       st->shards[s].slot_functions = slots[s];

@@ -12,8 +12,11 @@
  *
  * The blob is the image description without slot lists (those come from
  * the shards): producer, triple, options (targets, opt level, vectorize),
- * targets, tables, shards' functions/overrides/globals and methods. Reading
- * validates it with kiln_image_format_open and rebuilds the plan from it.
+ * targets, tables (numbered shard by shard, with their name index), shards'
+ * function/global counts and overrides, and methods. Reading validates it
+ * with kiln_image_format_open and rebuilds the plan from it (each shard's
+ * range from kiln_image_format_shard_first_function/_global, the plan's
+ * name index from kiln_image_format_function_by_name).
  * The shard files are not read here: a read plan records each one's path
  * and size, and em_shard_bitcode reads it when a shard is emitted (or the
  * plan is written again).
@@ -195,12 +198,21 @@ static kiln_error_t *from_image(kiln_emitter_plan_t *p, const kiln_image_format_
 
   size_t nf = kiln_image_format_function_count(im), ng = kiln_image_format_global_count(im);
   p->functions = calloc(nf ? nf : 1, sizeof(char *));
+  p->function_by_name = calloc(nf ? nf : 1, sizeof(uint32_t));
   p->globals = calloc(ng ? ng : 1, sizeof(char *));
-  if (p->functions == NULL || p->globals == NULL) return em_oom();
+  if (p->functions == NULL || p->function_by_name == NULL || p->globals == NULL) return em_oom();
   p->function_count = nf;
   p->global_count = ng;
   for (size_t i = 0; i < nf; i++)
     p->functions[i] = dup_or_oom(kiln_image_format_function_name(im, i), &oom);
+  /* The name index (kiln_image_format_open checked it lists each function
+   * once, in strcmp order). */
+  for (size_t j = 0; j < nf; j++) {
+    size_t i = kiln_image_format_function_by_name(im, j);
+    if (i >= nf)
+      return kiln_error_new(KILN_ERR_FORMAT, "%s: blob has no name index entry %zu", path, j);
+    p->function_by_name[j] = (uint32_t)i;
+  }
   for (size_t i = 0; i < ng; i++)
     p->globals[i] = dup_or_oom(kiln_image_format_global_name(im, i), &oom);
 
@@ -209,12 +221,11 @@ static kiln_error_t *from_image(kiln_emitter_plan_t *p, const kiln_image_format_
                           kiln_image_format_shard_count(im), p->shard_count);
   for (size_t s = 0; s < p->shard_count && !oom; s++) {
     em_shard_plan_t *sh = &p->shards[s];
+    /* Consecutive ranges that tile the tables (checked by the open). */
     size_t n = 0;
-    const uint32_t *a = kiln_image_format_shard_functions(im, s, &n);
-    sh->functions = dup_u32(a, n, &oom);
+    sh->first_function = kiln_image_format_shard_first_function(im, s, &n);
     sh->function_count = n;
-    a = kiln_image_format_shard_globals(im, s, &n);
-    sh->globals = dup_u32(a, n, &oom);
+    sh->first_global = kiln_image_format_shard_first_global(im, s, &n);
     sh->global_count = n;
     sh->overrides = calloc(nt ? nt : 1, sizeof(uint32_t *));
     sh->override_counts = calloc(nt ? nt : 1, sizeof(size_t));

@@ -74,9 +74,10 @@ static kiln_error_t *add_tables(const kiln_emitter_plan_t *p, size_t s, LLVMModu
     mv[i] = (mv_entry_t){kiln_multiversion_tables_function_name(tables, i), i};
   if (err == NULL && nmv > 1) qsort(mv, nmv, sizeof(*mv), cmp_mv_entry);
 
-  /* functions(s, 0): the originals, in the shard's (ascending) order. */
+  /* functions(s, 0): the originals of the shard's range of the function
+   * table (numbered shard by shard), entry j = function first_function + j. */
   for (size_t j = 0; err == NULL && j < sh->function_count; j++) {
-    const char *name = p->functions[sh->functions[j]];
+    const char *name = p->functions[sh->first_function + j];
     LLVMValueRef f = LLVMGetNamedFunction(m, name);
     if (f == NULL || LLVMIsDeclaration(f))
       err = kiln_error_new(KILN_ERR_INTERNAL, "shard %zu: function '%s' is not defined here", s,
@@ -86,11 +87,12 @@ static kiln_error_t *add_tables(const kiln_emitter_plan_t *p, size_t s, LLVMModu
   if (err == NULL && sh->function_count > 0)
     add_table(m, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, 0, vals, sh->function_count);
 
-  /* functions(s, k): target k's version of each overridden function. */
+  /* functions(s, k): target k's version of each overridden function (the
+   * overrides are positions in the shard's range). */
   for (size_t k = 1; err == NULL && k < p->target_count; k++) {
     size_t n = sh->override_counts != NULL ? sh->override_counts[k] : 0;
     for (size_t j = 0; err == NULL && j < n; j++) {
-      const char *name = p->functions[sh->functions[sh->overrides[k][j]]];
+      const char *name = p->functions[sh->first_function + sh->overrides[k][j]];
       mv_entry_t key = {name, 0};
       mv_entry_t *hit = bsearch(&key, mv, nmv, sizeof(*mv), cmp_mv_entry);
       const char *sym =
@@ -129,9 +131,9 @@ static kiln_error_t *add_tables(const kiln_emitter_plan_t *p, size_t s, LLVMModu
   out->slot_count = q;
   if (err == NULL && q > 0) add_table(m, s, KILN_IMAGE_FORMAT_TABLE_SLOTS, 0, vals, q);
 
-  /* globals(s). */
+  /* globals(s): the shard's range of the global table. */
   for (size_t j = 0; err == NULL && j < sh->global_count; j++) {
-    const char *name = p->globals[sh->globals[j]];
+    const char *name = p->globals[sh->first_global + j];
     LLVMValueRef g = LLVMGetNamedGlobal(m, name);
     if (g == NULL || LLVMGetInitializer(g) == NULL)
       err = kiln_error_new(KILN_ERR_INTERNAL, "shard %zu: global '%s' is not defined here", s,

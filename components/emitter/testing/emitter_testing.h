@@ -1,8 +1,9 @@
 // components/emitter/testing/emitter_testing.h — test-only support shared by
 // the emitter's tests and the integration tests that build images: tool
 // paths, shell commands, scratch files under $TEST_TMPDIR, error helpers,
-// real C compiled to emitter input bitcode by clang-22 at test time, and
-// archives linked into shared objects with ld.lld.
+// real C compiled to emitter input bitcode by clang-22 at test time,
+// archives linked into shared objects with ld.lld, and a check of an
+// image's format-5 table numbering.
 //
 // Ownership: helpers that take a kiln_error_t * free it.
 // Errors: command helpers return the exit status (output, stderr included,
@@ -16,6 +17,7 @@
 
 #include "components/base/base.h"
 #include "components/emitter/emitter.h"
+#include "components/image_format/image_format.h"
 #include "gtest/gtest.h"
 
 namespace kiln_emitter_test {
@@ -51,6 +53,13 @@ std::string CompileToBitcode(const std::string &src, const std::string &bc);
 
 // ld.lld -shared -o so --whole-archive archive; returns the exit status.
 int LinkArchive(const std::string &archive, const std::string &so, std::string *log);
+
+// Format 5 (docs/image-format.md): the function and global tables of `im`
+// (a full view) are numbered shard by shard. Adds a test failure unless, for
+// both tables, the shards' ranges are consecutive and tile the table, names
+// strictly ascend within each shard, the name index lists every entry once
+// in strcmp order, and the find returns each entry's own index.
+void ExpectShardMajorTables(const kiln_image_format_t *im);
 
 struct OptionsDeleter {
   void operator()(kiln_emitter_options_t *o) const { kiln_emitter_options_free(o); }
