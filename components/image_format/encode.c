@@ -81,69 +81,101 @@ static size_t mask_words(const kiln_image_format_shard_t *sh, size_t k) {
   return override_count(sh, k) == 0 ? 0 : (sh->function_count + 31) / 32;
 }
 
+/* The shards take the function and global tables in order, by count: their
+ * counts must add up to the tables' sizes. */
 static kiln_error_t *check_shards(const kiln_image_format_desc_t *d) {
   if (d->shard_count > 0 && d->shards == NULL) return bad("shards: NULL with %zu shards", d->shard_count);
   if (too_many(d->shard_count)) return bad("shards: %zu shards, too many", d->shard_count);
   kiln_error_t *err = NULL;
-  /* owner + 1 of each function/global, 0 = none yet */
-  size_t *fn_owner = calloc(d->function_count + 1, sizeof(size_t));
-  size_t *gl_owner = calloc(d->global_count + 1, sizeof(size_t));
-  if (fn_owner == NULL || gl_owner == NULL) {
-    err = kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "image_format_encode: out of memory");
-    goto out;
-  }
-  for (size_t s = 0; s < d->shard_count && err == NULL; s++) {
+  size_t functions = 0, globals = 0;
+  for (size_t s = 0; s < d->shard_count; s++) {
     const kiln_image_format_shard_t *sh = &d->shards[s];
-    if ((err = check_indices(s, "functions", sh->functions, sh->function_count, d->function_count,
-                             "functions", 1))) {
-      break;
+    if (sh->function_count > d->function_count - functions) {
+      return bad("shards[%zu].function_count: %zu functions after the %zu of the shards before "
+                 "it, but the function table has %zu",
+                 s, sh->function_count, functions, d->function_count);
     }
+    if (sh->global_count > d->global_count - globals) {
+      return bad("shards[%zu].global_count: %zu globals after the %zu of the shards before it, "
+                 "but the global table has %zu",
+                 s, sh->global_count, globals, d->global_count);
+    }
+    functions += sh->function_count;
+    globals += sh->global_count;
     if (sh->overrides != NULL && sh->override_counts == NULL) {
-      err = bad("shards[%zu].override_counts: NULL while overrides is set", s);
-      break;
+      return bad("shards[%zu].override_counts: NULL while overrides is set", s);
     }
-    for (size_t k = 1; k < d->target_count && err == NULL; k++) {
+    for (size_t k = 1; k < d->target_count; k++) {
       char what[48];
       snprintf(what, sizeof(what), "overrides[%zu]", k);
       err = check_indices(s, what, override_list(sh, k), override_count(sh, k), sh->function_count,
                           "shard functions", 1);
+      if (err != NULL) return err;
     }
-    if (err != NULL) break;
-    if ((err = check_indices(s, "slot_functions", sh->slot_functions, sh->slot_count,
-                             d->function_count, "functions", 0)) ||
-        (err = check_indices(s, "globals", sh->globals, sh->global_count, d->global_count,
-                             "globals", 1))) {
-      break;
-    }
-    for (size_t i = 0; i < sh->function_count; i++) {
-      uint32_t f = sh->functions[i];
-      if (fn_owner[f] != 0) {
-        err = bad("shards[%zu].functions[%zu]: function %u ('%.80s') is also in shards[%zu]", s, i,
-                  f, d->functions[f], fn_owner[f] - 1);
-        break;
-      }
-      fn_owner[f] = s + 1;
-    }
-    for (size_t i = 0; err == NULL && i < sh->global_count; i++) {
-      uint32_t g = sh->globals[i];
-      if (gl_owner[g] != 0) {
-        err = bad("shards[%zu].globals[%zu]: global %u ('%.80s') is also in shards[%zu]", s, i, g,
-                  d->globals[g], gl_owner[g] - 1);
-        break;
-      }
-      gl_owner[g] = s + 1;
-    }
+    err = check_indices(s, "slot_functions", sh->slot_functions, sh->slot_count,
+                        d->function_count, "functions", 0);
+    if (err != NULL) return err;
   }
-  for (size_t f = 0; err == NULL && f < d->function_count; f++) {
-    if (fn_owner[f] == 0) err = bad("functions[%zu]: '%.80s' is in no shard", f, d->functions[f]);
+  if (functions != d->function_count) {
+    return bad("shards: %zu functions in the shards, but the function table has %zu (each "
+               "function must be in exactly one shard)",
+               functions, d->function_count);
   }
-  for (size_t g = 0; err == NULL && g < d->global_count; g++) {
-    if (gl_owner[g] == 0) err = bad("globals[%zu]: '%.80s' is in no shard", g, d->globals[g]);
+  if (globals != d->global_count) {
+    return bad("shards: %zu globals in the shards, but the global table has %zu (each global "
+               "must be in exactly one shard)",
+               globals, d->global_count);
   }
-out:
-  free(fn_owner);
-  free(gl_owner);
-  return err;
+  return NULL;
+}
+
+/* A symbol name and its index, sorted by name for the name index. */
+typedef struct named {
+  const char *name;
+  uint32_t index;
+} named;
+
+/* By name, then by index: a total order even when names repeat, so which
+ * duplicate is reported does not depend on how qsort orders equal keys. */
+static int cmp_named(const void *a, const void *b) {
+  const named *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
+  if (c != 0) return c;
+  return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* The name index of a symbol table: by_name[j] is the index of the j-th
+ * name in strcmp order. Errors name the first duplicate in name order: its
+ * two lowest indices.
+ * *by_name_out is owned by the caller (free); NULL on failure. */
+static kiln_error_t *name_index(const char *field, const char *const *names, size_t count,
+                                uint32_t **by_name_out) {
+  *by_name_out = NULL;
+  named *sorted = malloc((count ? count : 1) * sizeof(named));
+  uint32_t *by_name = malloc((count ? count : 1) * sizeof(uint32_t));
+  if (sorted == NULL || by_name == NULL) {
+    free(sorted);
+    free(by_name);
+    return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "image_format_encode: out of memory");
+  }
+  for (size_t i = 0; i < count; i++) sorted[i] = (named){names[i], (uint32_t)i};
+  if (count > 1) qsort(sorted, count, sizeof(named), cmp_named);
+  kiln_error_t *err = NULL;
+  for (size_t j = 0; j < count && err == NULL; j++) {
+    if (j > 0 && strcmp(sorted[j - 1].name, sorted[j].name) == 0) {
+      uint32_t a = sorted[j - 1].index, b = sorted[j].index;
+      err = bad("%s[%u]: '%.80s' is a duplicate of %s[%u] (names must be unique)", field,
+                a > b ? a : b, sorted[j].name, field, a > b ? b : a);
+    }
+    by_name[j] = sorted[j].index;
+  }
+  free(sorted);
+  if (err != NULL) {
+    free(by_name);
+    return err;
+  }
+  *by_name_out = by_name;
+  return NULL;
 }
 
 static kiln_error_t *check_desc(const kiln_image_format_desc_t *d) {
@@ -191,11 +223,7 @@ static kiln_error_t *check_desc(const kiln_image_format_desc_t *d) {
     }
     if (too_many(tables[t].count)) return bad("%s: %zu entries, too many", tables[t].field, tables[t].count);
     for (size_t i = 0; i < tables[t].count; i++) {
-      if ((err = check_str(tables[t].field, i, NULL, tables[t].names[i])) ||
-          (err = check_order(tables[t].field, i, NULL, i ? tables[t].names[i - 1] : NULL,
-                             tables[t].names[i]))) {
-        return err;
-      }
+      if ((err = check_str(tables[t].field, i, NULL, tables[t].names[i]))) return err;
     }
   }
   if ((err = check_shards(d)) != NULL) return err;
@@ -278,16 +306,10 @@ static uint8_t *at(writer *w, int sec, uint64_t index) {
   return w->blob + w->off[sec] + index * kKifEntrySize[sec];
 }
 
-kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void **blob_out,
-                                       size_t *size_out) {
-  if (blob_out != NULL) *blob_out = NULL;
-  if (size_out != NULL) *size_out = 0;
-  if (d == NULL || blob_out == NULL || size_out == NULL) {
-    return bad("image_format_encode: NULL %s", d == NULL ? "desc" : "output");
-  }
-  kiln_error_t *err = check_desc(d);
-  if (err != NULL) return err;
-
+/* Measures and writes the blob of a checked description. */
+static kiln_error_t *encode(const kiln_image_format_desc_t *d, const uint32_t *fn_by_name,
+                            const uint32_t *gl_by_name, void **blob_out, size_t *size_out) {
+  kiln_error_t *err = NULL;
   /* Measure. Sums are bounded by the description, which is in memory. */
   size_t T = d->target_count;
   uint64_t strings = 1 + str_size(d->producer) + str_size(d->triple) + str_size(d->name);
@@ -303,7 +325,7 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
   uint64_t indices = 0, calls = 0, deps = 0, bitcode = 0;
   for (size_t s = 0; s < d->shard_count; s++) {
     const kiln_image_format_shard_t *sh = &d->shards[s];
-    indices += sh->function_count + sh->slot_count + sh->global_count;
+    indices += sh->slot_count;
     for (size_t k = 1; k < T; k++) indices += mask_words(sh, k);
   }
   for (size_t m = 0; m < d->method_count; m++) {
@@ -381,16 +403,21 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
     kif_put32(e + KIF_TGT_BASE, d->targets[k].base);
   }
   for (size_t i = 0; i < d->function_count; i++) {
-    kif_put32(at(&w, KIF_SEC_FUNCTIONS, i), put_name(&w, d->functions[i]));
+    uint8_t *e = at(&w, KIF_SEC_FUNCTIONS, i);
+    kif_put32(e + KIF_SYM_NAME, put_name(&w, d->functions[i]));
+    kif_put32(e + KIF_SYM_BY_NAME, fn_by_name[i]);
   }
   for (size_t i = 0; i < d->global_count; i++) {
-    kif_put32(at(&w, KIF_SEC_GLOBALS, i), put_name(&w, d->globals[i]));
+    uint8_t *e = at(&w, KIF_SEC_GLOBALS, i);
+    kif_put32(e + KIF_SYM_NAME, put_name(&w, d->globals[i]));
+    kif_put32(e + KIF_SYM_BY_NAME, gl_by_name[i]);
   }
 
-  /* Shards: lists back to back in the shard indices section; pointer-array
+  /* Shards: their first function and global (the counts so far), masks
+   * and slot lists back to back in the shard indices section; pointer-array
    * indices shard by shard: function tables of targets 0..T-1, slots,
    * globals, skipping empty tables. */
-  uint32_t cursor = 0, pointer = 0;
+  uint32_t cursor = 0, pointer = 0, first_fn = 0, first_gl = 0;
 #define PUT_LIST(list, n)                                                   \
   do {                                                                      \
     for (size_t i_ = 0; i_ < (n); i_++) {                                   \
@@ -404,11 +431,9 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
       uint8_t *t = at(&w, KIF_SEC_SHARD_TABLES, s * T + k);
       size_t n = k == 0 ? sh->function_count : override_count(sh, k);
       kif_put32(t + KIF_STB_COUNT, (uint32_t)n);
-      kif_put32(t + KIF_STB_OFFSET, cursor);
+      kif_put32(t + KIF_STB_OFFSET, k == 0 ? first_fn : cursor);
       kif_put32(t + KIF_STB_POINTER, n ? pointer++ : KIF_NO_POINTER);
-      if (k == 0) {
-        PUT_LIST(sh->functions, n);
-      } else {
+      if (k > 0) {
         /* The mask: the section is zeroed, so only set bits are written. */
         const uint32_t *ov = override_list(sh, k);
         for (size_t i = 0; i < n; i++) {
@@ -423,8 +448,9 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
     kif_put32(e + KIF_SHD_SLOT_OFFSET, cursor);
     PUT_LIST(sh->slot_functions, sh->slot_count);
     kif_put32(e + KIF_SHD_GLOBAL_COUNT, (uint32_t)sh->global_count);
-    kif_put32(e + KIF_SHD_GLOBAL_OFFSET, cursor);
-    PUT_LIST(sh->globals, sh->global_count);
+    kif_put32(e + KIF_SHD_GLOBAL_FIRST, first_gl);
+    first_fn += (uint32_t)sh->function_count;
+    first_gl += (uint32_t)sh->global_count;
     kif_put32(e + KIF_SHD_SLOTS_POINTER, sh->slot_count ? pointer++ : KIF_NO_POINTER);
     kif_put32(e + KIF_SHD_GLOBALS_POINTER, sh->global_count ? pointer++ : KIF_NO_POINTER);
   }
@@ -437,7 +463,8 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
     const kiln_image_format_method_t *me = &d->methods[m];
     uint8_t *e = at(&w, KIF_SEC_METHODS, m);
     kif_put32(e + KIF_MTH_KEY, strcmp(me->key, d->functions[me->function]) == 0
-                                   ? kif_get32(at(&w, KIF_SEC_FUNCTIONS, me->function))
+                                   ? kif_get32(at(&w, KIF_SEC_FUNCTIONS, me->function) +
+                                               KIF_SYM_NAME)
                                    : put_name(&w, me->key));
     kif_put32(e + KIF_MTH_FUNCTION, me->function);
     kif_put32(e + KIF_MTH_FLAGS, me->flags);
@@ -489,4 +516,28 @@ kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void *
   *blob_out = b;
   *size_out = (size_t)total;
   return NULL;
+}
+
+kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *d, void **blob_out,
+                                       size_t *size_out) {
+  if (blob_out != NULL) *blob_out = NULL;
+  if (size_out != NULL) *size_out = 0;
+  if (d == NULL || blob_out == NULL || size_out == NULL) {
+    return bad("image_format_encode: NULL %s", d == NULL ? "desc" : "output");
+  }
+  kiln_error_t *err = check_desc(d);
+  if (err != NULL) return err;
+  /* The name indices (which also find duplicate names). */
+  uint32_t *fn_by_name = NULL, *gl_by_name = NULL;
+  if ((err = name_index("functions", d->functions, d->function_count, &fn_by_name)) != NULL) {
+    return err;
+  }
+  if ((err = name_index("globals", d->globals, d->global_count, &gl_by_name)) != NULL) {
+    free(fn_by_name);
+    return err;
+  }
+  err = encode(d, fn_by_name, gl_by_name, blob_out, size_out);
+  free(fn_by_name);
+  free(gl_by_name);
+  return err;
 }

@@ -28,15 +28,22 @@
  *     the base image it was built against;
  *   - targets: CPU name, resolved feature string ("+f1,+f2,..."), flags
  *     (KILN_TARGET_* of components/target) and base index, per target;
- *   - functions: the image's function table, sorted by symbol name. Target
- *     0's code is the original functions; target k > 0 overrides some;
- *   - globals: the image's global-variable table, sorted by symbol name;
- *   - shards: per shard, the functions it defines (ascending function
- *     index), per target k > 0 the entries it overrides (a bit mask over
- *     positions in the shard's function list), its relocation slots (each
- *     naming the function whose selected version the loader writes into
- *     the slot) and the globals it defines; and for each non-empty table,
- *     the index of the pointer-array entry that holds the table's address;
+ *   - functions: the image's function table, numbered shard by shard (the
+ *     functions of shard 0 first, then those of shard 1, ...), with a name
+ *     index (the function indices in symbol-name order) for the finds.
+ *     Target 0's code is the original functions; target k > 0 overrides
+ *     some;
+ *   - globals: the image's global-variable table, numbered and indexed the
+ *     same way;
+ *   - shards: per shard, how many functions it defines (so shard s's
+ *     functions are a consecutive range of the function table, and its
+ *     table of target 0 maps onto that range entry for entry), per target
+ *     k > 0 the entries it overrides (a bit mask over positions in the
+ *     shard's range), its relocation slots (each naming the function whose
+ *     selected version the loader writes into the slot) and how many
+ *     globals it defines (again a consecutive range); and for each
+ *     non-empty table, the index of the pointer-array entry that holds the
+ *     table's address;
  *   - methods: the runtime's view (design.md, "Runtime model"): a key, a
  *     function index, flags, a fingerprint of the code, the in-image methods
  *     it calls, its dependencies outside the image (key + fingerprint it was
@@ -74,7 +81,7 @@ KILN_BEGIN_DECLS
 
 /* Bumped on every incompatible change to the encoding. A reader accepts
  * exactly this version. */
-#define KILN_IMAGE_FORMAT_VERSION 4u
+#define KILN_IMAGE_FORMAT_VERSION 5u
 
 /* Image kinds. */
 typedef enum kiln_image_format_kind {
@@ -112,18 +119,20 @@ typedef struct kiln_image_format_option {
   const char *value; /* e.g. "2", "1", "" */
 } kiln_image_format_option_t;
 
+/* Shard s defines the `function_count` functions that follow those of
+ * shards 0..s-1 in the description's function table (the table is numbered
+ * shard by shard), and likewise `global_count` globals. */
 typedef struct kiln_image_format_shard {
-  const uint32_t *functions;    /* function indices, strictly ascending */
   size_t function_count;
   /* overrides[k] for k in 1..target_count-1 (overrides[0] is ignored and
-   * may be NULL): positions into `functions` whose target-k version differs
-   * from target 0's, strictly ascending; override_counts likewise. May be
-   * NULL when no target overrides anything in this shard. */
+   * may be NULL): positions in the shard's range of functions (0 is its
+   * first function) whose target-k version differs from target 0's,
+   * strictly ascending; override_counts likewise. May be NULL when no
+   * target overrides anything in this shard. */
   const uint32_t *const *overrides;
   const size_t *override_counts;
   const uint32_t *slot_functions; /* per slot: the function index it holds */
   size_t slot_count;
-  const uint32_t *globals;        /* global indices, strictly ascending */
   size_t global_count;
 } kiln_image_format_shard_t;
 
@@ -155,26 +164,30 @@ typedef struct kiln_image_format_desc {
   size_t option_count;
   const kiln_image_format_target_t *targets; /* at least one */
   size_t target_count;
-  const char *const *functions;  /* function table: symbol names, strictly
-                                    ascending by strcmp */
+  const char *const *functions;  /* function table: symbol names, unique,
+                                    numbered shard by shard (shards[0]'s
+                                    first, in any order within a shard) */
   size_t function_count;
-  const char *const *globals;    /* global table: symbol names, strictly
-                                    ascending by strcmp */
+  const char *const *globals;    /* global table: symbol names, unique,
+                                    numbered shard by shard likewise */
   size_t global_count;
-  const kiln_image_format_shard_t *shards; /* every function and global in
-                                              exactly one shard */
+  const kiln_image_format_shard_t *shards; /* their counts add up to the
+                                              function and global counts */
   size_t shard_count;
   const kiln_image_format_method_t *methods; /* sorted by key, keys unique */
   size_t method_count;
 } kiln_image_format_desc_t;
 
-/* Encodes `desc` into a blob: header, sections, checksum. The output depends
- * only on `desc` (no clock, no addresses), so equal descriptions give equal
- * bytes. Checks what the reader would reject (counts, index ranges, sort
- * order, uniqueness, every function and global in exactly one shard).
+/* Encodes `desc` into a blob: header, sections, checksum, and the name
+ * indices of functions and globals (sorted by strcmp here). The output
+ * depends only on `desc` (no clock, no addresses), so equal descriptions
+ * give equal bytes. Checks what the reader would reject (counts, index
+ * ranges, sort order, unique names, shard counts that add up to the
+ * function and global counts).
  * Ownership: *blob_out is owned by the caller (free()); NULL on failure.
  * Errors: KILN_ERR_INVALID_ARGUMENT naming the offending field and index
- * (e.g. "methods[3].calls[1]: method 9 out of range (7 methods)");
+ * (e.g. "methods[3].calls[1]: method 9 out of range (7 methods)",
+ * "functions[7]: 'main' is a duplicate of functions[2]");
  * KILN_ERR_OUT_OF_MEMORY. Thread-safety: reads `desc` only. */
 KILN_API KILN_NODISCARD kiln_error_t *kiln_image_format_encode(const kiln_image_format_desc_t *desc,
                                                               void **blob_out, size_t *size_out);
@@ -225,11 +238,12 @@ KILN_API KILN_NODISCARD kiln_error_t *kiln_image_format_open(const void *data, s
 
 /* The blob is two parts (docs/image-format.md, "Load part and directory"):
  * the LOAD PART, bytes [0, load size), holds the header, the section table
- * and what loading needs (producer, triple, options, targets, shards and
- * their lists, and the function and global counts), under its own "load
- * checksum"; the DIRECTORY, bytes [load size, size), holds the names of
- * functions and globals and the methods with their calls, dependencies and
- * bitcode. The blob checksum covers both.
+ * and what loading needs (producer, triple, options, targets, shards with
+ * their counts, override masks and slot lists, and the function and global
+ * counts), under its own "load checksum"; the DIRECTORY, bytes
+ * [load size, size), holds the names of functions and globals with their
+ * name indices and the methods with their calls, dependencies and bitcode.
+ * The blob checksum covers both.
  *
  * kiln_image_format_open_load validates the load part exactly as
  * kiln_image_format_open does (load checksum, every offset and index) and
@@ -290,8 +304,8 @@ KILN_API KILN_NODISCARD kiln_error_t *kiln_image_format_peek_counts(const void *
 
 /* Accessors. All take a view from kiln_image_format_open; indices out of
  * range give NULL/0. Strings are borrowed from the blob and NUL-terminated.
- * List accessors (shard_*, method_calls) return NULL with *count_out 0 for
- * an empty list or an index out of range.
+ * List accessors (shard_override_mask, shard_slots, method_calls) return
+ * NULL with *count_out 0 for an empty list or an index out of range.
  * Thread-safety: a view is immutable; any number of threads may read it. */
 KILN_API uint32_t kiln_image_format_version(const kiln_image_format_t *image);
 KILN_API uint64_t kiln_image_format_size(const kiln_image_format_t *image);
@@ -318,23 +332,32 @@ KILN_API uint32_t kiln_image_format_target_base(const kiln_image_format_t *image
 
 KILN_API size_t kiln_image_format_function_count(const kiln_image_format_t *image);
 KILN_API const char *kiln_image_format_function_name(const kiln_image_format_t *image, size_t i);
-/* Function index of symbol `name` (binary search: the table is sorted by
- * name), or KILN_ERR_NOT_FOUND. *index_out is SIZE_MAX on failure. */
+/* The index of the function whose name is the j-th in strcmp order (the
+ * name index), or SIZE_MAX when j is out of range or the view has no
+ * directory. */
+KILN_API size_t kiln_image_format_function_by_name(const kiln_image_format_t *image, size_t j);
+/* Function index of symbol `name` (binary search over the name index), or
+ * KILN_ERR_NOT_FOUND. *index_out is SIZE_MAX on failure. */
 KILN_API KILN_NODISCARD kiln_error_t *kiln_image_format_function_find(
     const kiln_image_format_t *image, const char *name, size_t *index_out);
 KILN_API size_t kiln_image_format_global_count(const kiln_image_format_t *image);
 KILN_API const char *kiln_image_format_global_name(const kiln_image_format_t *image, size_t i);
+/* As kiln_image_format_function_by_name, for globals. */
+KILN_API size_t kiln_image_format_global_by_name(const kiln_image_format_t *image, size_t j);
 /* Global index of symbol `name`, or KILN_ERR_NOT_FOUND (as above). */
 KILN_API KILN_NODISCARD kiln_error_t *kiln_image_format_global_find(
     const kiln_image_format_t *image, const char *name, size_t *index_out);
 
 KILN_API size_t kiln_image_format_shard_count(const kiln_image_format_t *image);
-/* Shard s's functions (ascending function indices) and their count. */
-KILN_API const uint32_t *kiln_image_format_shard_functions(const kiln_image_format_t *image,
-                                                           size_t s, size_t *count_out);
+/* Shard s's functions: the function indices [first, first + *count_out),
+ * where `first` is the return value (the counts of shards 0..s-1 added up).
+ * 0 with *count_out 0 when s is out of range. */
+KILN_API size_t kiln_image_format_shard_first_function(const kiln_image_format_t *image,
+                                                       size_t s, size_t *count_out);
 /* Which of shard s's functions target k (k >= 1) overrides, as a mask over
- * positions in the shard's function list: bit i % 32 of word i / 32 is set
- * when target k has its own version of shard function i. The mask has
+ * positions in the shard's range of functions: bit i % 32 of word i / 32 is
+ * set when target k has its own version of shard function i (function
+ * first + i). The mask has
  * (n + 31) / 32 words for a shard of n functions, or is NULL when target k
  * overrides none of them. *count_out is the number of set bits, which is
  * the length of table functions(s, k): its j-th entry belongs to the j-th
@@ -349,8 +372,9 @@ KILN_API size_t kiln_image_format_shard_override_positions(const kiln_image_form
                                                            size_t capacity);
 KILN_API const uint32_t *kiln_image_format_shard_slots(const kiln_image_format_t *image,
                                                        size_t s, size_t *count_out);
-KILN_API const uint32_t *kiln_image_format_shard_globals(const kiln_image_format_t *image,
-                                                         size_t s, size_t *count_out);
+/* Shard s's globals: [first, first + *count_out), as for functions. */
+KILN_API size_t kiln_image_format_shard_first_global(const kiln_image_format_t *image, size_t s,
+                                                     size_t *count_out);
 /* The pointer-array index holding the address of table (s, kind, target),
  * or SIZE_MAX when that table is empty (and so absent). */
 KILN_API size_t kiln_image_format_shard_pointer(const kiln_image_format_t *image, size_t s,

@@ -33,8 +33,8 @@ enum {
   KIF_SECTION_ENTRY_SIZE = 24
 };
 
-/* Section ids. A version-3 blob has each exactly once, listed in this order
- * in the section table. The load part (strings .. shard indices without
+/* Section ids. A blob has each exactly once, listed in this order in the
+ * section table. The load part (strings .. shard indices without
  * functions and globals) is what loading needs and is laid out first; the
  * directory (names, functions, globals, methods, calls, deps, bitcode)
  * follows it, from the header's load size to the end. */
@@ -58,7 +58,7 @@ enum {
 
 /* Entry sizes per section, indexed by id (0 unused). */
 static const uint32_t kKifEntrySize[KIF_SECTION_COUNT + 1] = {
-    0, 1, 32, 8, 16, 4, 4, 24, 16, 4, 56, 4, 16, 1, 1,
+    0, 1, 32, 8, 16, 8, 8, 24, 16, 4, 56, 4, 16, 1, 1,
 };
 
 static const char *const kKifSectionName[KIF_SECTION_COUNT + 1] = {
@@ -97,14 +97,20 @@ enum {
   KIF_TGT_FEATURES = 4,
   KIF_TGT_FLAGS = 8,
   KIF_TGT_BASE = 12,
+  /* functions and globals: entry i is the name of function (global) i and
+   * the index of the i-th one in name order (the name index) */
+  KIF_SYM_NAME = 0,
+  KIF_SYM_BY_NAME = 4,
   /* shards */
   KIF_SHD_SLOT_COUNT = 0,
   KIF_SHD_SLOT_OFFSET = 4,
   KIF_SHD_GLOBAL_COUNT = 8,
-  KIF_SHD_GLOBAL_OFFSET = 12,
+  KIF_SHD_GLOBAL_FIRST = 12, /* the shard's first global: the counts before it added up */
   KIF_SHD_SLOTS_POINTER = 16,
   KIF_SHD_GLOBALS_POINTER = 20,
-  /* shard tables: entry (s, k) at index s * target_count + k */
+  /* shard tables: entry (s, k) at index s * target_count + k. OFFSET is
+   * the shard's first function for k = 0 (the counts before it added up),
+   * the override mask's index into the shard indices for k >= 1 */
   KIF_STB_COUNT = 0,
   KIF_STB_OFFSET = 4,
   KIF_STB_POINTER = 8,

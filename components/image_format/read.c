@@ -11,8 +11,8 @@
  * which part each section is in), then the load part's sections, then the
  * directory's, so that when a section is checked every section it refers to
  * is already known to be sound. The view keeps only pointers and
- * counts into the blob; the two bitmaps the "exactly once" rules need are
- * freed before open returns. Every message starts with the caller's `name`
+ * counts into the blob; the bitmap and rank arrays the "exactly once" rules
+ * need are freed before open returns. Every message starts with the caller's `name`
  * and "image metadata:", then names the section, the entry and the field.
  */
 #include <stdarg.h>
@@ -308,18 +308,36 @@ static kiln_error_t *check_info(kiln_image_format_t *v, const section *s, const 
  * names with long common prefixes ("jl_function_00000123"). */
 static inline int str_before(const char *a, const char *b) { return strcmp(a, b) < 0; }
 
+/* A symbol table (functions or globals): every name inside the names
+ * section; the name index a permutation of the entries along which the
+ * names are strictly ascending. rank[i] (count entries, caller-allocated)
+ * receives the position of entry i in name order. */
 static kiln_error_t *check_named_table(kiln_image_format_t *v, const uint8_t *base, size_t count,
-                                       const char *where, const char *name) {
-  const uint32_t *offsets = (const uint32_t *)(const void *)base; /* aligned, little-endian */
-  const char *prev = NULL;
+                                       const char *where, const char *name, uint32_t *rank) {
+  const uint32_t *entries = (const uint32_t *)(const void *)base; /* aligned, little-endian */
   for (size_t i = 0; i < count; i++) {
-    uint32_t off = offsets[i];
+    uint32_t off = entries[2 * i + KIF_SYM_NAME / 4];
     if (off >= v->names_size) {
       const char *s;
       return get_name(v, name, where, i, "name", off, &s);
     }
-    const char *s = v->names + off;
-    if (prev != NULL && !str_before(prev, s)) return check_sorted(name, where, i, "name", prev, s);
+    rank[i] = UINT32_MAX;
+  }
+  const char *prev = NULL;
+  for (size_t j = 0; j < count; j++) {
+    uint32_t i = entries[2 * j + KIF_SYM_BY_NAME / 4];
+    if (i >= count || rank[i] != UINT32_MAX) {
+      return FAIL("%s section: entry %zu: name index %u is %s (the name index must list each of "
+                  "the %zu entries once)",
+                  where, j, i, i >= count ? "out of range" : "listed twice", count);
+    }
+    rank[i] = (uint32_t)j;
+    const char *s = v->names + entries[2 * i + KIF_SYM_NAME / 4];
+    if (prev != NULL && !str_before(prev, s)) {
+      return FAIL("%s section: entry %zu: name index %u: '%.80s' is not after '%.80s' (the name "
+                  "index must be in strictly ascending name order)",
+                  where, j, i, s, prev);
+    }
     prev = s;
   }
   return NULL;
@@ -432,45 +450,23 @@ static kiln_error_t *check_mask(const kiln_image_format_t *v, const char *name, 
   return NULL;
 }
 
-/* Marks each entry of an in-range list in `used` (one byte per function or
- * global) and returns whether any was marked already. The list is strictly
- * ascending, so a byte found set was set by an earlier shard's list. One
- * pass: this runs before every dlopen; owner_error finds the culprit. */
-static bool mark_owned(const uint32_t *list, uint32_t count, uint8_t *used) {
-  uint8_t seen = 0;
-  for (uint32_t i = 0; i < count; i++) {
-    seen |= used[list[i]];
-    used[list[i]] = 1;
+/* A shard's range of functions or globals: it starts where the previous
+ * shard's ended (`first` equals the counts before it added up, so the
+ * ranges tile the table in shard order and each entry is in exactly one
+ * shard) and fits in the table. */
+static kiln_error_t *check_range(const char *name, size_t shard, const char *kind,
+                                 uint32_t count, uint32_t first, uint64_t *next, size_t total) {
+  if (first != *next) {
+    return FAIL("shards section: entry %zu: first %s %u, expected %llu (the shards number the "
+                "%ss in order)",
+                shard, kind, first, (unsigned long long)*next, kind);
   }
-  return seen != 0;
-}
-
-/* The list of shard s that mark_owned found overlapping an earlier shard's
- * (function list when `global` is 0, else global list): names the first
- * entry also listed by an earlier shard. Error path only. */
-static kiln_error_t *owner_error(const kiln_image_format_t *v, const char *name, size_t s,
-                                 int global) {
-  size_t n = global ? v->global_count : v->function_count;
-  uint8_t *used = calloc(n + 1, 1);
-  if (used == NULL) return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: out of memory", name);
-  size_t culprit = SIZE_MAX;
-  for (size_t r = 0; r <= s && culprit == SIZE_MAX; r++) {
-    const uint8_t *e = v->shards + r * kKifEntrySize[KIF_SEC_SHARDS];
-    const uint8_t *t0 = v->shard_tables + r * v->target_count * kKifEntrySize[KIF_SEC_SHARD_TABLES];
-    uint32_t count = global ? kif_get32(e + KIF_SHD_GLOBAL_COUNT) : kif_get32(t0 + KIF_STB_COUNT);
-    const uint32_t *list = v->indices + (global ? kif_get32(e + KIF_SHD_GLOBAL_OFFSET)
-                                                : kif_get32(t0 + KIF_STB_OFFSET));
-    for (uint32_t i = 0; i < count; i++) {
-      if (r == s && used[list[i]]) {
-        culprit = list[i];
-        break;
-      }
-      used[list[i]] = 1;
-    }
+  if (count > total - *next) {
+    return FAIL("shards section: entry %zu: %ss [%u, +%u) past the %zu %ss of the table", shard,
+                kind, first, count, total, kind);
   }
-  free(used);
-  return FAIL("shards section: entry %zu: %s %zu is already in another shard", s,
-              global ? "global" : "function", culprit);
+  *next += count;
+  return NULL;
 }
 
 static kiln_error_t *check_shards(kiln_image_format_t *v, const section *stb, const char *name) {
@@ -485,21 +481,12 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *stb, co
     return FAIL("info section: pointer count %u exceeds the %llu per-shard tables", v->pointer_count,
                 (unsigned long long)max_pointers);
   }
-  /* Every function and global is in exactly one shard, so in one of the
-   * shard lists: bounds the bitmaps below by the blob before allocating. */
-  if (v->function_count > v->index_count || v->global_count > v->index_count) {
-    return FAIL("shard indices section: %zu entries cannot list %zu functions and %zu globals",
-                v->index_count, v->function_count, v->global_count);
-  }
   kiln_error_t *err = NULL;
   uint8_t *used_ptr = calloc((size_t)v->pointer_count + 1, 1);
-  uint8_t *used_fn = calloc(v->function_count + 1, 1);
-  uint8_t *used_gl = calloc(v->global_count + 1, 1);
-  if (used_ptr == NULL || used_fn == NULL || used_gl == NULL) {
-    err = kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: image metadata: out of memory", name);
-    goto out;
+  if (used_ptr == NULL) {
+    return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: image metadata: out of memory", name);
   }
-  uint64_t cursor = 0;
+  uint64_t cursor = 0, next_fn = 0, next_gl = 0;
   for (size_t s = 0; s < v->shard_count && err == NULL; s++) {
     const uint8_t *e = v->shards + s * kKifEntrySize[KIF_SEC_SHARDS];
     const uint8_t *t0 = v->shard_tables + s * v->target_count * kKifEntrySize[KIF_SEC_SHARD_TABLES];
@@ -508,11 +495,7 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *stb, co
       const uint8_t *t = t0 + k * kKifEntrySize[KIF_SEC_SHARD_TABLES];
       uint32_t count = kif_get32(t + KIF_STB_COUNT), offset = kif_get32(t + KIF_STB_OFFSET);
       if (k == 0) {
-        err = check_list(v, name, s, "function", count, offset, &cursor,
-                         v->function_count, "functions", 1);
-        if (err == NULL && mark_owned(v->indices + offset, count, used_fn)) {
-          err = owner_error(v, name, s, 0);
-        }
+        err = check_range(name, s, "function", count, offset, &next_fn, v->function_count);
       } else {
         err = check_mask(v, name, s, k, count, offset, &cursor, nfn);
       }
@@ -532,15 +515,11 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *stb, co
     }
     if (err != NULL) break;
     uint32_t nslot = kif_get32(e + KIF_SHD_SLOT_COUNT), ngl = kif_get32(e + KIF_SHD_GLOBAL_COUNT);
-    uint32_t gl_offset = kif_get32(e + KIF_SHD_GLOBAL_OFFSET);
     err = check_list(v, name, s, "slot", nslot, kif_get32(e + KIF_SHD_SLOT_OFFSET),
                      &cursor, v->function_count, "functions", 0);
     if (err == NULL) {
-      err = check_list(v, name, s, "global", ngl, gl_offset, &cursor,
-                       v->global_count, "globals", 1);
-    }
-    if (err == NULL && mark_owned(v->indices + gl_offset, ngl, used_gl)) {
-      err = owner_error(v, name, s, 1);
+      err = check_range(name, s, "global", ngl, kif_get32(e + KIF_SHD_GLOBAL_FIRST), &next_gl,
+                        v->global_count);
     }
     if (err == NULL) {
       err = check_pointer(v, used_ptr, name, s, "slots", nslot, kif_get32(e + KIF_SHD_SLOTS_POINTER));
@@ -558,14 +537,16 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *stb, co
   }
   /* Names are in the directory, which this check does not need: the
    * messages give indices only. */
-  if (memchr(used_fn, 0, v->function_count) != NULL) {
-    size_t f = (size_t)((const uint8_t *)memchr(used_fn, 0, v->function_count) - used_fn);
-    err = FAIL("functions section: entry %zu is in no shard", f);
+  if (next_fn != v->function_count) {
+    err = FAIL("functions section: %zu entries, but the shards hold %llu (function %llu is in no "
+               "shard)",
+               v->function_count, (unsigned long long)next_fn, (unsigned long long)next_fn);
     goto out;
   }
-  if (memchr(used_gl, 0, v->global_count) != NULL) {
-    size_t g = (size_t)((const uint8_t *)memchr(used_gl, 0, v->global_count) - used_gl);
-    err = FAIL("globals section: entry %zu is in no shard", g);
+  if (next_gl != v->global_count) {
+    err = FAIL("globals section: %zu entries, but the shards hold %llu (global %llu is in no "
+               "shard)",
+               v->global_count, (unsigned long long)next_gl, (unsigned long long)next_gl);
     goto out;
   }
   if (memchr(used_ptr, 0, v->pointer_count) != NULL) {
@@ -575,18 +556,18 @@ static kiln_error_t *check_shards(kiln_image_format_t *v, const section *stb, co
   }
 out:
   free(used_ptr);
-  free(used_fn);
-  free(used_gl);
   return err;
 }
 
-static kiln_error_t *check_methods(kiln_image_format_t *v, const char *name) {
+/* fn_rank: each function's position in name order (check_named_table). */
+static kiln_error_t *check_methods(kiln_image_format_t *v, const char *name,
+                                   const uint32_t *fn_rank) {
   uint64_t call_cursor = 0, dep_cursor = 0, bc_cursor = 0;
   const char *prev = NULL;
   /* The previous method's function when its key is that function's name
    * string, else SIZE_MAX. */
   size_t prev_named_fn = SIZE_MAX;
-  const uint32_t *fn_names = (const uint32_t *)(const void *)v->functions;
+  const uint32_t *fn_entries = (const uint32_t *)(const void *)v->functions;
   kiln_error_t *err;
   for (size_t m = 0; m < v->method_count; m++) {
     const uint8_t *e = v->methods + m * kKifEntrySize[KIF_SEC_METHODS];
@@ -599,12 +580,12 @@ static kiln_error_t *check_methods(kiln_image_format_t *v, const char *name) {
     const char *key;
     if ((err = get_name(v, name, "methods", m, "key", key_off, &key))) return err;
     /* Keys strictly ascending. When this key and the previous one are the
-     * name strings of their functions, the function indices decide: names
-     * are strictly ascending (checked above), so f > previous f is the same
-     * test as strcmp, without reading the strings. */
-    size_t named_fn = key_off == fn_names[f] ? f : SIZE_MAX;
+     * name strings of their functions, the functions' places in name order
+     * decide (the name index was checked above), without reading the
+     * strings. */
+    size_t named_fn = key_off == fn_entries[2 * (size_t)f + KIF_SYM_NAME / 4] ? f : SIZE_MAX;
     if (prev != NULL && !(named_fn != SIZE_MAX && prev_named_fn != SIZE_MAX
-                              ? named_fn > prev_named_fn
+                              ? fn_rank[named_fn] > fn_rank[prev_named_fn]
                               : str_before(prev, key))) {
       return check_sorted(name, "methods", m, "key", prev, key);
     }
@@ -755,10 +736,20 @@ static kiln_error_t *check_directory(kiln_image_format_t *v, const section *sec,
   const uint8_t *b = v->blob;
   kiln_error_t *err = check_text(b, &sec[KIF_SEC_NAMES], "names", name, &v->names, &v->names_size);
   if (err != NULL) return err;
+  /* One rank array serves both tables: the functions' ranks are kept for
+   * the method check, the globals' are only checked. */
+  uint32_t *rank = malloc((v->function_count + v->global_count + 1) * sizeof(uint32_t));
+  if (rank == NULL) {
+    return kiln_error_new(KILN_ERR_OUT_OF_MEMORY, "%s: image metadata: out of memory", name);
+  }
   v->functions = b + sec[KIF_SEC_FUNCTIONS].offset;
-  if ((err = check_named_table(v, v->functions, v->function_count, "functions", name))) return err;
   v->globals = b + sec[KIF_SEC_GLOBALS].offset;
-  if ((err = check_named_table(v, v->globals, v->global_count, "globals", name))) return err;
+  if ((err = check_named_table(v, v->functions, v->function_count, "functions", name, rank)) ||
+      (err = check_named_table(v, v->globals, v->global_count, "globals", name,
+                               rank + v->function_count))) {
+    free(rank);
+    return err;
+  }
   v->methods = b + sec[KIF_SEC_METHODS].offset;
   v->method_count = (size_t)sec[KIF_SEC_METHODS].count;
   v->calls = (const uint32_t *)(const void *)(b + sec[KIF_SEC_CALLS].offset);
@@ -767,7 +758,9 @@ static kiln_error_t *check_directory(kiln_image_format_t *v, const section *sec,
   v->dep_count = (size_t)sec[KIF_SEC_DEPS].count;
   v->bitcode = b + sec[KIF_SEC_BITCODE].offset;
   v->bitcode_size = sec[KIF_SEC_BITCODE].size;
-  return check_methods(v, name);
+  err = check_methods(v, name, rank);
+  free(rank);
+  return err;
 }
 
 static kiln_error_t *check_structure(kiln_image_format_t *v, int directory, const char *name) {
@@ -1014,9 +1007,33 @@ size_t kiln_image_format_function_count(const kiln_image_format_t *v) {
 }
 const char *kiln_image_format_function_name(const kiln_image_format_t *v, size_t i) {
   if (v == NULL || !v->directory || i >= v->function_count) return NULL;
-  return name_str(v, v->functions + i * 4);
+  return name_str(v, v->functions + i * 8 + KIF_SYM_NAME);
+}
+size_t kiln_image_format_function_by_name(const kiln_image_format_t *v, size_t j) {
+  if (v == NULL || !v->directory || j >= v->function_count) return SIZE_MAX;
+  return kif_get32(v->functions + j * 8 + KIF_SYM_BY_NAME);
 }
 
+/* Binary search over a symbol table's name index (entry j's BY_NAME field
+ * is the index of the j-th name). */
+static size_t find_by_name(const char *text, const uint8_t *base, size_t count, const char *key) {
+  size_t lo = 0, hi = count;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    uint32_t i = kif_get32(base + mid * 8 + KIF_SYM_BY_NAME);
+    int c = strcmp(text + kif_get32(base + (size_t)i * 8 + KIF_SYM_NAME), key);
+    if (c == 0) return i;
+    if (c < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return SIZE_MAX;
+}
+
+/* Finds `key` in a symbol table (stride 0: through its name index) or in
+ * the methods (sorted by key, `stride` bytes per entry). */
 static kiln_error_t *find_named(const kiln_image_format_t *v, const uint8_t *base, size_t count,
                                 size_t stride, const char *what, const char *key,
                                 size_t *index_out) {
@@ -1031,7 +1048,8 @@ static kiln_error_t *find_named(const kiln_image_format_t *v, const uint8_t *bas
                           "(kiln_image_format_open_load)",
                           v->name, what);
   }
-  size_t i = find_sorted(v->names, base, count, stride, 0, key);
+  size_t i = stride == 0 ? find_by_name(v->names, base, count, key)
+                         : find_sorted(v->names, base, count, stride, 0, key);
   if (i == SIZE_MAX) {
     return kiln_error_new(KILN_ERR_NOT_FOUND, "image '%s': no %s '%s'", v->name, what, key);
   }
@@ -1041,7 +1059,7 @@ static kiln_error_t *find_named(const kiln_image_format_t *v, const uint8_t *bas
 
 kiln_error_t *kiln_image_format_function_find(const kiln_image_format_t *v, const char *name,
                                               size_t *index_out) {
-  return find_named(v, v ? v->functions : NULL, v ? v->function_count : 0, 4, "function", name,
+  return find_named(v, v ? v->functions : NULL, v ? v->function_count : 0, 0, "function", name,
                     index_out);
 }
 size_t kiln_image_format_global_count(const kiln_image_format_t *v) {
@@ -1049,11 +1067,15 @@ size_t kiln_image_format_global_count(const kiln_image_format_t *v) {
 }
 const char *kiln_image_format_global_name(const kiln_image_format_t *v, size_t i) {
   if (v == NULL || !v->directory || i >= v->global_count) return NULL;
-  return name_str(v, v->globals + i * 4);
+  return name_str(v, v->globals + i * 8 + KIF_SYM_NAME);
+}
+size_t kiln_image_format_global_by_name(const kiln_image_format_t *v, size_t j) {
+  if (v == NULL || !v->directory || j >= v->global_count) return SIZE_MAX;
+  return kif_get32(v->globals + j * 8 + KIF_SYM_BY_NAME);
 }
 kiln_error_t *kiln_image_format_global_find(const kiln_image_format_t *v, const char *name,
                                             size_t *index_out) {
-  return find_named(v, v ? v->globals : NULL, v ? v->global_count : 0, 4, "global", name,
+  return find_named(v, v ? v->globals : NULL, v ? v->global_count : 0, 0, "global", name,
                     index_out);
 }
 
@@ -1071,12 +1093,13 @@ static const uint8_t *shard_table(const kiln_image_format_t *v, size_t s, size_t
   return v->shard_tables + (s * v->target_count + k) * 16;
 }
 
-const uint32_t *kiln_image_format_shard_functions(const kiln_image_format_t *v, size_t s,
-                                                  size_t *count_out) {
+size_t kiln_image_format_shard_first_function(const kiln_image_format_t *v, size_t s,
+                                              size_t *count_out) {
   if (count_out != NULL) *count_out = 0;
-  if (v == NULL || s >= v->shard_count) return NULL;
+  if (v == NULL || s >= v->shard_count) return 0;
   const uint8_t *t = shard_table(v, s, 0);
-  return list(v, kif_get32(t + KIF_STB_COUNT), kif_get32(t + KIF_STB_OFFSET), count_out);
+  if (count_out != NULL) *count_out = kif_get32(t + KIF_STB_COUNT);
+  return kif_get32(t + KIF_STB_OFFSET);
 }
 const uint32_t *kiln_image_format_shard_override_mask(const kiln_image_format_t *v, size_t s,
                                                      size_t k, size_t *count_out) {
@@ -1089,7 +1112,7 @@ size_t kiln_image_format_shard_override_positions(const kiln_image_format_t *v, 
                                                   size_t k, uint32_t *out, size_t capacity) {
   size_t count = 0, n = 0, written = 0;
   const uint32_t *mask = kiln_image_format_shard_override_mask(v, s, k, &count);
-  (void)kiln_image_format_shard_functions(v, s, &n);
+  (void)kiln_image_format_shard_first_function(v, s, &n);
   for (size_t w = 0; mask != NULL && w < (n + 31) / 32; w++) {
     for (uint32_t bits = mask[w]; bits != 0; bits &= bits - 1) {
       if (written < capacity && out != NULL) {
@@ -1108,13 +1131,13 @@ const uint32_t *kiln_image_format_shard_slots(const kiln_image_format_t *v, size
   return list(v, kif_get32(e + KIF_SHD_SLOT_COUNT), kif_get32(e + KIF_SHD_SLOT_OFFSET),
               count_out);
 }
-const uint32_t *kiln_image_format_shard_globals(const kiln_image_format_t *v, size_t s,
-                                                size_t *count_out) {
+size_t kiln_image_format_shard_first_global(const kiln_image_format_t *v, size_t s,
+                                            size_t *count_out) {
   if (count_out != NULL) *count_out = 0;
-  if (v == NULL || s >= v->shard_count) return NULL;
+  if (v == NULL || s >= v->shard_count) return 0;
   const uint8_t *e = v->shards + s * 24;
-  return list(v, kif_get32(e + KIF_SHD_GLOBAL_COUNT), kif_get32(e + KIF_SHD_GLOBAL_OFFSET),
-              count_out);
+  if (count_out != NULL) *count_out = kif_get32(e + KIF_SHD_GLOBAL_COUNT);
+  return kif_get32(e + KIF_SHD_GLOBAL_FIRST);
 }
 size_t kiln_image_format_shard_pointer(const kiln_image_format_t *v, size_t s,
                                        kiln_image_format_table_kind_t kind, size_t target) {
