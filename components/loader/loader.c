@@ -253,9 +253,9 @@ static kiln_error_t *build_tables(kiln_loader_image_t *image, const unsigned cha
   size_t t = image->target;
   image->function_count = kiln_image_format_function_count(format);
   image->global_count = kiln_image_format_global_count(format);
-  /* Every entry is written below: the metadata puts every function and
-   * global in exactly one shard (image_format checks it). The room
-   * validation reserved is used when the validated counts fit it. */
+  /* Every entry is written below: the shards' ranges tile the function
+   * and global tables (image_format checks it). The room validation
+   * reserved is used when the validated counts fit it. */
   size_t need = image->function_count + 1 + image->global_count + 1;
   if (image->info->tables != NULL && need <= image->info->table_capacity) {
     image->functions = image->info->tables;
@@ -272,19 +272,18 @@ static kiln_error_t *build_tables(kiln_loader_image_t *image, const unsigned cha
   void **functions = image->functions, **globals = image->globals;
   size_t shards = kiln_image_format_shard_count(format);
   kiln_error_t *err = NULL;
-  /* Per shard, each function's address for the chosen target: the
-   * override mask says, 32 functions at a time, which come from target 0's
-   * table (clear bits: the same position) and which from the chosen
+  /* Per shard, each function's address for the chosen target, into the
+   * shard's range of the table (functions are numbered shard by shard):
+   * the override mask says, 32 functions at a time, which come from target
+   * 0's table (clear bits: the same position) and which from the chosen
    * target's (set bits: the next entry; overrides are relative to target 0,
-   * so no base chain is followed); then the globals. Walking the clear and
-   * the set bits of a word separately writes each entry once, with no
-   * branch per entry (measured: 3 us less than writing target 0's
-   * table whole and the overrides over it). A null address anywhere is an
-   * error. */
+   * so no base chain is followed); then the globals, likewise. Walking the
+   * clear and the set bits of a word separately writes each entry once,
+   * with no branch per entry. A null address anywhere is an error. */
   uintptr_t null_seen = 0;
   for (size_t s = 0; s < shards; s++) {
     size_t n, m, g;
-    const uint32_t *fns = kiln_image_format_shard_functions(format, s, &n);
+    void **dst = functions + kiln_image_format_shard_first_function(format, s, &n);
     void *const *table;
     err = table_at(image, pointers, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, 0, n, &table);
     if (err != NULL) return err;
@@ -299,7 +298,7 @@ static kiln_error_t *build_tables(kiln_loader_image_t *image, const unsigned cha
     if (m == 0) {
       for (size_t i = 0; i < n; i++) {
         null_seen |= table[i] == NULL;
-        functions[fns[i]] = table[i];
+        dst[i] = table[i];
       }
     } else {
       size_t j = 0;
@@ -309,21 +308,21 @@ static kiln_error_t *build_tables(kiln_loader_image_t *image, const unsigned cha
         for (uint32_t bits = ~mask[w] & valid; bits != 0; bits &= bits - 1) {
           size_t i = base + (size_t)__builtin_ctz(bits);
           null_seen |= table[i] == NULL;
-          functions[fns[i]] = table[i];
+          dst[i] = table[i];
         }
         for (uint32_t bits = mask[w]; bits != 0; bits &= bits - 1) {
           size_t i = base + (size_t)__builtin_ctz(bits);
           null_seen |= over[j] == NULL;
-          functions[fns[i]] = over[j++];
+          dst[i] = over[j++];
         }
       }
     }
-    const uint32_t *gls = kiln_image_format_shard_globals(format, s, &g);
+    dst = globals + kiln_image_format_shard_first_global(format, s, &g);
     err = table_at(image, pointers, s, KILN_IMAGE_FORMAT_TABLE_GLOBALS, 0, g, &table);
     if (err != NULL) return err;
     for (size_t i = 0; i < g; i++) {
       null_seen |= table[i] == NULL;
-      globals[gls[i]] = table[i];
+      dst[i] = table[i];
     }
   }
   for (size_t i = 0; null_seen && i < image->function_count; i++) {

@@ -151,7 +151,7 @@ size_t BlobOffset(const std::string &data) {
 struct Layout {
   size_t blob = 0, size = 0, load_size = 0;
   size_t name_hash_bytes = 0;  // directory: function name "hash_bytes"
-  size_t shard_functions = 0;  // load part: shard 0's function index list
+  size_t override_mask = 0;    // load part: target 1's first override mask
   size_t target1_cpu = 0;      // load part: target 1's CPU name "haswell"
   size_t add_index = SIZE_MAX; // function index of "add"
 };
@@ -181,14 +181,17 @@ void GetLayout(const std::string &data, Layout *out) {
   kiln_error_free(kiln_image_format_function_find(view, "hash_bytes", &f));
   const char *name = kiln_image_format_function_name(view, f);
   size_t n = 0;
-  const uint32_t *fns = kiln_image_format_shard_functions(view, 0, &n);
+  const uint32_t *mask = nullptr;
+  for (size_t s = 0; mask == nullptr && s < kiln_image_format_shard_count(view); s++) {
+    mask = kiln_image_format_shard_override_mask(view, s, 1, &n);
+  }
   const char *cpu = kiln_image_format_target_cpu(view, 1);
   kiln_error_free(kiln_image_format_function_find(view, "add", &out->add_index));
-  bool ok = name != nullptr && fns != nullptr && n > 0 && cpu != nullptr &&
+  bool ok = name != nullptr && mask != nullptr && n > 0 && cpu != nullptr &&
             strcmp(cpu, "haswell") == 0 && out->add_index != SIZE_MAX;
   if (ok) {
     out->name_hash_bytes = at(name);
-    out->shard_functions = at(fns);
+    out->override_mask = at(mask);
     out->target1_cpu = at(cpu);
   }
   kiln_image_format_close(view);
@@ -197,9 +200,9 @@ void GetLayout(const std::string &data, Layout *out) {
   size_t load_end = out->blob + out->load_size;
   ASSERT_GE(out->name_hash_bytes, load_end);
   ASSERT_LT(out->name_hash_bytes, out->blob + out->size);
-  ASSERT_LT(out->shard_functions, load_end);
+  ASSERT_LT(out->override_mask, load_end);
   ASSERT_LT(out->target1_cpu, load_end);
-  ASSERT_GE(out->shard_functions, out->blob + KILN_IMAGE_FORMAT_HEADER_SIZE);
+  ASSERT_GE(out->override_mask, out->blob + KILN_IMAGE_FORMAT_HEADER_SIZE);
 }
 
 // A copy of `src` at a new path with byte `offset` XORed with `mask`.
@@ -849,7 +852,7 @@ TEST_F(LoaderTest, CorruptLoadPartFailsBeforeDlopen) {
   struct Case {
     const char *name;
     size_t offset;
-  } cases[] = {{"corrupt_shard_index.so", lay.shard_functions},
+  } cases[] = {{"corrupt_shard_index.so", lay.override_mask},
                {"corrupt_target_cpu.so", lay.target1_cpu + 2}};
   for (const Case &c : cases) {
     SCOPED_TRACE(c.name);

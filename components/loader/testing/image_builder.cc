@@ -179,19 +179,37 @@ std::string BuildImage(const ImageSpec &spec) {
       else if (type == "D" || type == "B" || type == "R" || type == "V") globals_set.insert(name);
     }
   }
-  std::vector<std::string> functions(functions_set.begin(), functions_set.end());
-  std::vector<std::string> globals(globals_set.begin(), globals_set.end());
-  std::map<std::string, uint32_t> function_index;
-  for (size_t i = 0; i < functions.size(); i++) function_index[functions[i]] = (uint32_t)i;
-
-  // 4. Shards: round robin over the sorted tables.
+  // 4. Shards: round robin over the names in sorted order; the tables are
+  // numbered shard by shard (format 5), so shard s's entries are
+  // consecutive, in name order within the shard.
   const size_t shards = std::max<size_t>(1, spec.shards);
   const size_t ntargets = spec.targets.size();
+  auto shard_major = [shards](const std::set<std::string> &names) {
+    std::vector<std::string> sorted(names.begin(), names.end()), out;
+    for (size_t s = 0; s < shards; s++) {
+      for (size_t i = s; i < sorted.size(); i += shards) out.push_back(sorted[i]);
+    }
+    return out;
+  };
+  std::vector<std::string> functions = shard_major(functions_set);
+  std::vector<std::string> globals = shard_major(globals_set);
+  std::map<std::string, uint32_t> function_index;
+  for (size_t i = 0; i < functions.size(); i++) function_index[functions[i]] = (uint32_t)i;
   std::vector<std::vector<uint32_t>> shard_fns(shards), shard_gls(shards), shard_slots(shards);
   std::vector<std::vector<std::vector<uint32_t>>> shard_ov(
       shards, std::vector<std::vector<uint32_t>>(ntargets));
-  for (size_t i = 0; i < functions.size(); i++) shard_fns[i % shards].push_back((uint32_t)i);
-  for (size_t i = 0; i < globals.size(); i++) shard_gls[i % shards].push_back((uint32_t)i);
+  std::vector<size_t> function_shard(functions.size());
+  for (size_t s = 0, i = 0; s < shards; s++) {
+    for (size_t n = (functions.size() + shards - 1 - s) / shards; n > 0; n--, i++) {
+      shard_fns[s].push_back((uint32_t)i);
+      function_shard[i] = s;
+    }
+  }
+  for (size_t s = 0, i = 0; s < shards; s++) {
+    for (size_t n = (globals.size() + shards - 1 - s) / shards; n > 0; n--, i++) {
+      shard_gls[s].push_back((uint32_t)i);
+    }
+  }
   for (size_t k = 1; k < ntargets; k++) {
     std::set<uint32_t> cloned;
     for (auto &f : spec.targets[k].clones) {
@@ -209,7 +227,7 @@ std::string BuildImage(const ImageSpec &spec) {
   for (auto &slot : spec.slots) {
     auto it = function_index.find(slot.second);
     if (it == function_index.end()) return "slot function '" + slot.second + "' not found";
-    size_t s = it->second % shards;
+    size_t s = function_shard[it->second];
     shard_slots[s].push_back(it->second);
     slot_words[s].push_back(slot.first);
   }
@@ -277,16 +295,17 @@ std::string BuildImage(const ImageSpec &spec) {
       ov_ptrs[s].push_back(shard_ov[s][k].data());
       ov_counts[s].push_back(shard_ov[s][k].size());
     }
-    shard_desc[s] = {shard_fns[s].data(), shard_fns[s].size(),   ov_ptrs[s].data(),
-                     ov_counts[s].data(), shard_slots[s].data(), shard_slots[s].size(),
-                     shard_gls[s].data(), shard_gls[s].size()};
+    shard_desc[s] = {shard_fns[s].size(),    ov_ptrs[s].data(),     ov_counts[s].data(),
+                     shard_slots[s].data(), shard_slots[s].size(), shard_gls[s].size()};
   }
-  std::vector<kiln_image_format_method_t> methods(functions.size());
-  for (size_t i = 0; i < functions.size(); i++) {
-    methods[i] = {};
-    methods[i].key = fn_names[i];
-    methods[i].function = (uint32_t)i;
-    methods[i].fingerprint = kiln_image_format_hash64(fn_names[i], functions[i].size(), 0);
+  // One method per function, keyed by its name, in key order.
+  std::vector<kiln_image_format_method_t> methods;
+  for (auto &f : function_index) {
+    kiln_image_format_method_t m = {};
+    m.key = fn_names[f.second];
+    m.function = f.second;
+    m.fingerprint = kiln_image_format_hash64(m.key, f.first.size(), 0);
+    methods.push_back(m);
   }
   kiln_image_format_desc_t desc = {};
   desc.producer = spec.producer.c_str();
