@@ -1,7 +1,10 @@
 // components/image_format/image_format_benchmark.cc — what the loader pays
 // per image: hash64 throughput (the checksum runs on every load) and the
-// cost of opening a 10,000-function blob, in full and as a load view
-// (kiln_image_format_open_load), with and without the checksums.
+// cost of opening a 10,000-function blob (testing.h's Large: 16 shards,
+// functions numbered shard by shard as the emitter numbers them), in full
+// and as a load view (kiln_image_format_open_load), with and without the
+// checksums; encoding it (which sorts the name index); and the finds
+// through the name index.
 //   tools/bazelw run -c opt //components/image_format:image_format_benchmark
 #include <benchmark/benchmark.h>
 
@@ -115,6 +118,8 @@ void BM_Encode(benchmark::State &state) {
 }
 BENCHMARK(BM_Encode)->Arg(10000)->Unit(benchmark::kMicrosecond);
 
+// Binary search over the name index: the table is in shard order, so each
+// probe reads the index entry and then the name of the function it names.
 void BM_FunctionFind(benchmark::State &state) {
   kiln_image_format_testing::Desc d = kiln_image_format_testing::Large(10000, 16);
   std::vector<uint8_t> b = LargeBlob(10000);
@@ -129,5 +134,24 @@ void BM_FunctionFind(benchmark::State &state) {
   kiln_image_format_close(v);
 }
 BENCHMARK(BM_FunctionFind);
+
+// Walking the name index in order (what a consumer listing the symbols by
+// name does) against walking the table in index order.
+void BM_FunctionsByName(benchmark::State &state) {
+  std::vector<uint8_t> b = LargeBlob(10000);
+  kiln_image_format_t *v = nullptr;
+  if (kiln_image_format_open(b.data(), b.size(), "bench", &v) != nullptr) abort();
+  const size_t n = kiln_image_format_function_count(v);
+  for (auto _ : state) {
+    size_t sum = 0;
+    for (size_t j = 0; j < n; j++) {
+      sum += (size_t)kiln_image_format_function_name(v, kiln_image_format_function_by_name(v, j))[0];
+    }
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetItemsProcessed((int64_t)state.iterations() * (int64_t)n);
+  kiln_image_format_close(v);
+}
+BENCHMARK(BM_FunctionsByName)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -10,9 +10,13 @@
  * accepts, and must open again from a copy cut to exactly its load size.
  * Whatever opens is walked through every accessor (and a full view is
  * rendered as root IR), so ASan/UBSan (built in) catch any read the
- * validation let through; on a load view the directory's accessors must
- * give NULL/0/KILN_ERR_UNSUPPORTED, and its load-part accessors must agree
- * with the full view's. A failed open must carry a message.
+ * validation let through, and the properties the reader promises are
+ * checked: the shards' function and global ranges tile the tables in shard
+ * order, the name index is a permutation in strictly ascending name order
+ * and every name is found at its own index. On a load view the directory's
+ * accessors must give NULL/0/SIZE_MAX/KILN_ERR_UNSUPPORTED, and its
+ * load-part accessors must agree with the full view's. A failed open must
+ * carry a message.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,11 +49,19 @@ static uint64_t walk_load_part(const kiln_image_format_t *v) {
     h += kiln_image_format_target_flags(v, k) + kiln_image_format_target_base(v, k);
   }
   h += kiln_image_format_function_count(v) + kiln_image_format_global_count(v);
-  size_t n;
+  size_t n, next_fn = 0, next_gl = 0;
   for (size_t s = 0; s < kiln_image_format_shard_count(v); s++) {
-    const uint32_t *fns = kiln_image_format_shard_functions(v, s, &n);
-    for (size_t i = 0; i < n; i++) h += fns[i];
-    size_t nf = n;
+    /* The ranges tile the tables in shard order. */
+    size_t nf = 0, ng = 0;
+    if (kiln_image_format_shard_first_function(v, s, &nf) != next_fn) abort();
+    if (kiln_image_format_shard_first_global(v, s, &ng) != next_gl) abort();
+    next_fn += nf;
+    next_gl += ng;
+    if (next_fn > kiln_image_format_function_count(v) ||
+        next_gl > kiln_image_format_global_count(v)) {
+      abort();
+    }
+    h += nf + ng;
     for (size_t k = 0; k <= targets; k++) {
       /* Positions decoded from the mask: ascending, each below the
        * shard's function count. */
@@ -66,12 +78,53 @@ static uint64_t walk_load_part(const kiln_image_format_t *v) {
     }
     const uint32_t *sl = kiln_image_format_shard_slots(v, s, &n);
     for (size_t i = 0; i < n; i++) h += sl[i];
-    const uint32_t *gl = kiln_image_format_shard_globals(v, s, &n);
-    for (size_t i = 0; i < n; i++) h += gl[i];
     h += kiln_image_format_shard_pointer(v, s, KILN_IMAGE_FORMAT_TABLE_SLOTS, 0);
     h += kiln_image_format_shard_pointer(v, s, KILN_IMAGE_FORMAT_TABLE_GLOBALS, 0);
   }
+  if (next_fn != kiln_image_format_function_count(v) ||
+      next_gl != kiln_image_format_global_count(v)) {
+    abort(); /* every function and global is in exactly one shard */
+  }
+  /* One past the last shard: 0 with count 0. */
+  n = 1;
+  if (kiln_image_format_shard_first_function(v, kiln_image_format_shard_count(v), &n) != 0 ||
+      n != 0) {
+    abort();
+  }
+  n = 1;
+  if (kiln_image_format_shard_first_global(v, kiln_image_format_shard_count(v), &n) != 0 ||
+      n != 0) {
+    abort();
+  }
   h += kiln_image_format_pointer_count(v);
+  return h;
+}
+
+/* A symbol table's name index on a full view: a permutation of the
+ * indices, strictly ascending by name, SIZE_MAX past the end; each name is
+ * found at its own index. */
+static uint64_t walk_named(const kiln_image_format_t *v, size_t count,
+                           const char *(*name)(const kiln_image_format_t *, size_t),
+                           size_t (*by_name)(const kiln_image_format_t *, size_t),
+                           kiln_error_t *(*find)(const kiln_image_format_t *, const char *,
+                                                 size_t *)) {
+  uint64_t h = 0;
+  uint8_t *seen = calloc(count + 1, 1);
+  if (seen == NULL) abort();
+  const char *prev = NULL;
+  for (size_t j = 0; j < count; j++) {
+    size_t i = by_name(v, j), idx;
+    if (i >= count || seen[i]) abort();
+    seen[i] = 1;
+    const char *s = name(v, i);
+    if (s == NULL || (prev != NULL && strcmp(prev, s) >= 0)) abort();
+    prev = s;
+    kiln_error_t *err = find(v, s, &idx);
+    if (err != NULL || idx != i) abort();
+    h += i * (j + 1) + strlen(s);
+  }
+  free(seen);
+  if (by_name(v, count) != SIZE_MAX || name(v, count) != NULL) abort();
   return h;
 }
 
@@ -79,15 +132,12 @@ static uint64_t walk_load_part(const kiln_image_format_t *v) {
 static uint64_t walk_directory(const kiln_image_format_t *v) {
   uint64_t h = 0;
   size_t idx;
-  for (size_t i = 0; i < kiln_image_format_function_count(v); i++) {
-    kiln_error_t *err = kiln_image_format_function_find(v, kiln_image_format_function_name(v, i), &idx);
-    if (err != NULL || idx != i) abort();
-  }
-  for (size_t i = 0; i < kiln_image_format_global_count(v); i++) {
-    kiln_error_t *err = kiln_image_format_global_find(v, kiln_image_format_global_name(v, i), &idx);
-    if (err != NULL || idx != i) abort();
-  }
+  h += walk_named(v, kiln_image_format_function_count(v), kiln_image_format_function_name,
+                  kiln_image_format_function_by_name, kiln_image_format_function_find);
+  h += walk_named(v, kiln_image_format_global_count(v), kiln_image_format_global_name,
+                  kiln_image_format_global_by_name, kiln_image_format_global_find);
   kiln_error_free(kiln_image_format_function_find(v, "", &idx));
+  kiln_error_free(kiln_image_format_global_find(v, "", &idx));
   size_t n;
   for (size_t m = 0; m < kiln_image_format_method_count(v); m++) {
     kiln_error_t *err = kiln_image_format_method_find(v, kiln_image_format_method_key(v, m), &idx);
@@ -112,9 +162,11 @@ static void check_no_directory(const kiln_image_format_t *v) {
   size_t n = 1, idx = 0;
   for (size_t i = 0; i < kiln_image_format_function_count(v) && i < 64; i++) {
     if (kiln_image_format_function_name(v, i) != NULL) abort();
+    if (kiln_image_format_function_by_name(v, i) != SIZE_MAX) abort();
   }
   for (size_t i = 0; i < kiln_image_format_global_count(v) && i < 64; i++) {
     if (kiln_image_format_global_name(v, i) != NULL) abort();
+    if (kiln_image_format_global_by_name(v, i) != SIZE_MAX) abort();
   }
   if (kiln_image_format_method_count(v) != 0 || kiln_image_format_method_key(v, 0) != NULL ||
       kiln_image_format_method_function(v, 0) != 0 || kiln_image_format_method_flags(v, 0) != 0 ||

@@ -1,10 +1,12 @@
 // components/image_format/image_format_test.cc — units for the image
 // metadata: hash64 against XXH64's published values, encode -> open round
-// trip of a rich description, determinism, every encoder check, every reader
-// error class (empty, bad magic, version, truncation at every length,
-// checksums after every byte flip, structural problems behind valid
-// checksums), the load view (kiln_image_format_open_load: the load part
-// alone, no directory), peek, peek_load_size and table symbols.
+// trip of a rich description (functions and globals numbered shard by shard,
+// the name index, the finds through it), determinism, every encoder check,
+// every reader error class (empty, bad magic, older versions, truncation at
+// every length, checksums after every byte flip, structural problems behind
+// valid checksums: shard ranges, the name index, override masks), the load
+// view (kiln_image_format_open_load: the load part alone, no directory),
+// peek, peek_load_size, peek_counts and table symbols.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "components/image_format/image_format.h"
@@ -114,9 +117,38 @@ std::vector<uint32_t> Mask(const kiln_image_format_t *img, size_t s, size_t k,
                            size_t *count_out = nullptr) {
   size_t count = 99, n = 0;
   const uint32_t *mask = kiln_image_format_shard_override_mask(img, s, k, &count);
-  (void)kiln_image_format_shard_functions(img, s, &n);
+  (void)kiln_image_format_shard_first_function(img, s, &n);
   if (count_out != nullptr) *count_out = count;
   return mask ? std::vector<uint32_t>(mask, mask + (n + 31) / 32) : std::vector<uint32_t>();
+}
+
+// Shard s's range of functions and of globals, as {first, count}.
+std::pair<size_t, size_t> FunctionRange(const kiln_image_format_t *img, size_t s) {
+  size_t n = 99;
+  size_t first = kiln_image_format_shard_first_function(img, s, &n);
+  return {first, n};
+}
+std::pair<size_t, size_t> GlobalRange(const kiln_image_format_t *img, size_t s) {
+  size_t n = 99;
+  size_t first = kiln_image_format_shard_first_global(img, s, &n);
+  return {first, n};
+}
+using Range = std::pair<size_t, size_t>;
+
+// The name index through the accessor: by_name(j) for every j.
+std::vector<size_t> FunctionsByName(const kiln_image_format_t *img) {
+  std::vector<size_t> out;
+  for (size_t j = 0; j < kiln_image_format_function_count(img); j++) {
+    out.push_back(kiln_image_format_function_by_name(img, j));
+  }
+  return out;
+}
+std::vector<size_t> GlobalsByName(const kiln_image_format_t *img) {
+  std::vector<size_t> out;
+  for (size_t j = 0; j < kiln_image_format_global_count(img); j++) {
+    out.push_back(kiln_image_format_global_by_name(img, j));
+  }
+  return out;
 }
 
 // ---- hash64 -------------------------------------------------------------
@@ -225,6 +257,8 @@ TEST(ImageFormatRoundTripTest, EveryAccessorReturnsTheDescription) {
   EXPECT_EQ(kiln_image_format_target_cpu(img, 3), nullptr);
   EXPECT_EQ(kiln_image_format_target_flags(img, 3), 0u);
 
+  // The function table in index order (shard by shard), and the name
+  // index: add, kernel, main, mul, sub, zeta are functions 0, 3, 1, 4, 2, 5.
   ASSERT_EQ(kiln_image_format_function_count(img), 6u);
   for (size_t i = 0; i < 6; i++) {
     EXPECT_EQ(kiln_image_format_function_name(img, i), d.function_names[i]);
@@ -233,28 +267,52 @@ TEST(ImageFormatRoundTripTest, EveryAccessorReturnsTheDescription) {
     EXPECT_EQ(e, nullptr);
     EXPECT_EQ(idx, i);
   }
+  EXPECT_EQ(FunctionsByName(img), (std::vector<size_t>{0, 3, 1, 4, 2, 5}));
+  EXPECT_EQ(kiln_image_format_function_by_name(img, 6), SIZE_MAX);
+  EXPECT_EQ(kiln_image_format_function_name(img, 6), nullptr);
   size_t idx = 0;
   err = kiln_image_format_function_find(img, "nope", &idx);
   EXPECT_EQ(kiln_error_code(err), KILN_ERR_NOT_FOUND);
   EXPECT_EQ(idx, SIZE_MAX);
   kiln_error_free(err);
+  // Names between, before and after the table's: not found.
+  for (const char *missing : {"", "a", "adds", "l", "zz"}) {
+    idx = 0;
+    err = kiln_image_format_function_find(img, missing, &idx);
+    EXPECT_EQ(kiln_error_code(err), KILN_ERR_NOT_FOUND) << missing;
+    EXPECT_EQ(idx, SIZE_MAX);
+    kiln_error_free(err);
+  }
   ASSERT_EQ(kiln_image_format_global_count(img), 2u);
-  EXPECT_STREQ(kiln_image_format_global_name(img, 1), "table");
+  EXPECT_STREQ(kiln_image_format_global_name(img, 0), "table");
+  EXPECT_STREQ(kiln_image_format_global_name(img, 1), "counter");
+  EXPECT_EQ(kiln_image_format_global_name(img, 2), nullptr);
+  EXPECT_EQ(GlobalsByName(img), (std::vector<size_t>{1, 0}));
+  EXPECT_EQ(kiln_image_format_global_by_name(img, 2), SIZE_MAX);
   err = kiln_image_format_global_find(img, "counter", &idx);
+  EXPECT_EQ(err, nullptr);
+  EXPECT_EQ(idx, 1u);
+  err = kiln_image_format_global_find(img, "table", &idx);
   EXPECT_EQ(err, nullptr);
   EXPECT_EQ(idx, 0u);
   err = kiln_image_format_global_find(img, "zzz", &idx);
   EXPECT_EQ(kiln_error_code(err), KILN_ERR_NOT_FOUND);
   kiln_error_free(err);
 
+  // Each shard's functions and globals are a range; the ranges tile the
+  // tables in shard order. Out of range: 0 with count 0.
   ASSERT_EQ(kiln_image_format_shard_count(img), 3u);
+  EXPECT_EQ(FunctionRange(img, 0), Range(0, 3));
+  EXPECT_EQ(FunctionRange(img, 1), Range(3, 3));
+  EXPECT_EQ(FunctionRange(img, 2), Range(6, 0));
+  EXPECT_EQ(FunctionRange(img, 3), Range(0, 0));
+  EXPECT_EQ(GlobalRange(img, 0), Range(0, 1));
+  EXPECT_EQ(GlobalRange(img, 1), Range(1, 1));
+  EXPECT_EQ(GlobalRange(img, 2), Range(2, 0));
+  EXPECT_EQ(GlobalRange(img, 3), Range(0, 0));
+  EXPECT_EQ(kiln_image_format_shard_first_function(img, 1, nullptr), 3u);  // count_out optional
+  EXPECT_EQ(kiln_image_format_shard_first_global(img, 1, nullptr), 1u);
   size_t n = 0;
-  EXPECT_EQ(List(kiln_image_format_shard_functions(img, 0, &n), n),
-            (std::vector<uint32_t>{0, 2, 4}));
-  EXPECT_EQ(List(kiln_image_format_shard_functions(img, 1, &n), n),
-            (std::vector<uint32_t>{1, 3, 5}));
-  EXPECT_EQ(kiln_image_format_shard_functions(img, 2, &n), nullptr);
-  EXPECT_EQ(n, 0u);
   EXPECT_EQ(Positions(img, 0, 1), (std::vector<uint32_t>{1}));
   EXPECT_EQ(Positions(img, 0, 2), (std::vector<uint32_t>{0, 1}));
   EXPECT_EQ(Positions(img, 1, 1), std::vector<uint32_t>());
@@ -272,11 +330,10 @@ TEST(ImageFormatRoundTripTest, EveryAccessorReturnsTheDescription) {
   EXPECT_EQ(n, 0u);
   EXPECT_EQ(kiln_image_format_shard_override_positions(img, 0, 0, nullptr, 0), 0u);
   EXPECT_EQ(kiln_image_format_shard_override_positions(img, 0, 3, nullptr, 0), 0u);
-  EXPECT_EQ(List(kiln_image_format_shard_slots(img, 0, &n), n), (std::vector<uint32_t>{1, 3}));
+  EXPECT_EQ(List(kiln_image_format_shard_slots(img, 0, &n), n), (std::vector<uint32_t>{3, 4}));
   EXPECT_EQ(List(kiln_image_format_shard_slots(img, 1, &n), n), std::vector<uint32_t>());
-  EXPECT_EQ(List(kiln_image_format_shard_globals(img, 0, &n), n), (std::vector<uint32_t>{0}));
-  EXPECT_EQ(List(kiln_image_format_shard_globals(img, 1, &n), n), (std::vector<uint32_t>{1}));
-  EXPECT_EQ(kiln_image_format_shard_globals(img, 3, &n), nullptr);
+  EXPECT_EQ(kiln_image_format_shard_slots(img, 3, &n), nullptr);
+  EXPECT_EQ(n, 0u);
 
   const auto F = KILN_IMAGE_FORMAT_TABLE_FUNCTIONS;
   const auto S = KILN_IMAGE_FORMAT_TABLE_SLOTS;
@@ -305,7 +362,9 @@ TEST(ImageFormatRoundTripTest, EveryAccessorReturnsTheDescription) {
   err = kiln_image_format_method_find(img, "missing", &idx);
   EXPECT_EQ(kiln_error_code(err), KILN_ERR_NOT_FOUND);
   kiln_error_free(err);
-  EXPECT_EQ(kiln_image_format_method_function(img, 1), 1u);
+  EXPECT_EQ(kiln_image_format_method_function(img, 0), 0u);
+  EXPECT_EQ(kiln_image_format_method_function(img, 1), 3u);
+  EXPECT_EQ(kiln_image_format_method_function(img, 2), 1u);
   EXPECT_EQ(kiln_image_format_method_flags(img, 0), KILN_IMAGE_FORMAT_METHOD_SPECSIG);
   EXPECT_EQ(kiln_image_format_method_flags(img, 1), 0u);
   EXPECT_EQ(kiln_image_format_method_fingerprint(img, 2), 0x3333u);
@@ -346,9 +405,16 @@ TEST(ImageFormatRoundTripTest, MinimalSystemImageAndNullViewAccessors) {
   ASSERT_EQ(kiln_image_format_open(b.data(), b.size(), "min", &img), nullptr);
   EXPECT_EQ(kiln_image_format_pointer_count(img), 0u);
   EXPECT_EQ(kiln_image_format_function_count(img), 0u);
+  EXPECT_EQ(kiln_image_format_function_by_name(img, 0), SIZE_MAX);
+  EXPECT_EQ(kiln_image_format_global_by_name(img, 0), SIZE_MAX);
+  EXPECT_EQ(FunctionRange(img, 0), Range(0, 0));
   EXPECT_STREQ(kiln_image_format_name(img), "");
   kiln_image_format_close(img);
   EXPECT_EQ(kiln_image_format_function_count(nullptr), 0u);
+  EXPECT_EQ(kiln_image_format_function_by_name(nullptr, 0), SIZE_MAX);
+  EXPECT_EQ(kiln_image_format_global_by_name(nullptr, 0), SIZE_MAX);
+  EXPECT_EQ(FunctionRange(nullptr, 0), Range(0, 0));
+  EXPECT_EQ(GlobalRange(nullptr, 0), Range(0, 0));
   EXPECT_EQ(kiln_image_format_producer(nullptr), nullptr);
   EXPECT_EQ(kiln_image_format_shard_pointer(nullptr, 0, KILN_IMAGE_FORMAT_TABLE_SLOTS, 0),
             SIZE_MAX);
@@ -364,9 +430,12 @@ TEST(ImageFormatRoundTripTest, OpensMisalignedBuffersAndIgnoresTrailingBytes) {
   kiln_error_t *err = kiln_image_format_open(shifted.data() + 3, b.size() + 24, "x", &img);
   ASSERT_EQ(err, nullptr) << kiln_error_message(err);
   size_t n = 0;
-  const uint32_t *fns = kiln_image_format_shard_functions(img, 0, &n);
-  EXPECT_EQ((uintptr_t)fns % 4, 0u);
-  EXPECT_EQ(List(fns, n), (std::vector<uint32_t>{0, 2, 4}));
+  const uint32_t *slots = kiln_image_format_shard_slots(img, 0, &n);
+  EXPECT_EQ((uintptr_t)slots % 4, 0u);
+  EXPECT_EQ(List(slots, n), (std::vector<uint32_t>{3, 4}));
+  EXPECT_EQ(Mask(img, 0, 2), (std::vector<uint32_t>{0x3}));
+  EXPECT_EQ(FunctionRange(img, 1), Range(3, 3));
+  EXPECT_EQ(kiln_image_format_function_by_name(img, 1), 3u);
   EXPECT_EQ(kiln_image_format_size(img), b.size());
   kiln_image_format_close(img);
 }
@@ -384,13 +453,11 @@ TEST(ImageFormatDeterminismTest, EqualDescriptionsGiveEqualBytes) {
   EXPECT_NE(Encode(&b.desc), x);
 }
 
+// Options, methods and dep keys are sorted by the caller and rejected when
+// they are not; the function and global tables are in whatever order the
+// shards give them (the encoder sorts only its own name index).
 TEST(ImageFormatDeterminismTest, OtherInputOrdersAreRejectedNotSorted) {
   Desc d = Rich();
-  std::swap(d.function_names[0], d.function_names[1]);
-  d.Build();
-  EXPECT_NE(EncodeError(&d.desc).find("functions[1]: 'add' is not after the previous entry 'kernel'"),
-            std::string::npos);
-  d = Rich();
   std::swap(d.options[0], d.options[2]);
   d.Build();
   EXPECT_NE(EncodeError(&d.desc).find("options[1].key"), std::string::npos);
@@ -399,10 +466,202 @@ TEST(ImageFormatDeterminismTest, OtherInputOrdersAreRejectedNotSorted) {
   d.Build();
   EXPECT_NE(EncodeError(&d.desc).find("methods[1].key"), std::string::npos);
   d = Rich();
-  d.shards[0].functions = {2, 0, 4};
+  std::swap(d.methods[2].dep_keys[0], d.methods[2].dep_keys[1]);
   d.Build();
-  EXPECT_NE(EncodeError(&d.desc).find("shards[0].functions[1]: 0 is not after 2"),
-            std::string::npos);
+  EXPECT_NE(EncodeError(&d.desc).find("methods[2].deps[1].key"), std::string::npos);
+  // Two functions of shard 0 swapped: a different, valid table (the
+  // overrides and slots keep their positions and indices).
+  d = Rich();
+  std::swap(d.function_names[0], d.function_names[2]);
+  d.Build();
+  std::vector<uint8_t> swapped = Encode(&d.desc);
+  EXPECT_NE(swapped, Encode(Rich().Build()));
+  kiln_image_format_t *img = nullptr;
+  ASSERT_EQ(kiln_image_format_open(swapped.data(), swapped.size(), "lib.so", &img), nullptr);
+  EXPECT_STREQ(kiln_image_format_function_name(img, 0), "sub");
+  EXPECT_EQ(FunctionsByName(img), (std::vector<size_t>{2, 3, 1, 4, 0, 5}));
+  kiln_image_format_close(img);
+}
+
+// ---- Numbered shard by shard, the name index (format 5) ------------------
+
+// Shard 0 = {zeta, alpha}, shard 1 = {mid}: the index order is neither name
+// order nor name order within a shard. Globals likewise. Methods keyed by
+// their functions' names come in name order, whose functions are 1, 2, 0.
+Desc OutOfOrder() {
+  Desc d;
+  d.desc.producer = "p";
+  d.desc.triple = "t";
+  d.desc.name = "ooo";
+  d.desc.kind = KILN_IMAGE_FORMAT_KIND_SYSTEM;
+  d.targets = {{"generic", "", 0, 0}, {"v3", "+avx2", 0, 0}};
+  d.function_names = {"zeta", "alpha", "mid"};
+  d.global_names = {"gz", "ga", "gm"};
+  Desc::Shard s0;
+  s0.function_count = 2;
+  s0.overrides = {{}, {1}};  // alpha
+  s0.slots = {2};            // mid
+  s0.global_count = 2;
+  Desc::Shard s1;
+  s1.function_count = 1;
+  s1.global_count = 1;
+  d.shards = {s0, s1};
+  for (auto &[key, fn] : std::vector<std::pair<const char *, uint32_t>>{
+           {"alpha", 1}, {"mid", 2}, {"zeta", 0}}) {
+    Desc::Method m;
+    m.key = key;
+    m.function = fn;
+    d.methods.push_back(m);
+  }
+  d.methods[0].calls = {2};
+  d.Build();
+  return d;
+}
+
+TEST(ImageFormatNameIndexTest, IndexOrderIsNotNameOrder) {
+  Desc d = OutOfOrder();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  kiln_image_format_t *img = nullptr;
+  ASSERT_EQ(kiln_image_format_open(b.data(), b.size(), "lib.so", &img), nullptr);
+  ASSERT_EQ(kiln_image_format_function_count(img), 3u);
+  EXPECT_STREQ(kiln_image_format_function_name(img, 0), "zeta");
+  EXPECT_STREQ(kiln_image_format_function_name(img, 1), "alpha");
+  EXPECT_STREQ(kiln_image_format_function_name(img, 2), "mid");
+  EXPECT_EQ(FunctionsByName(img), (std::vector<size_t>{1, 2, 0}));
+  EXPECT_EQ(GlobalsByName(img), (std::vector<size_t>{1, 2, 0}));
+  EXPECT_EQ(kiln_image_format_function_by_name(img, 3), SIZE_MAX);
+  EXPECT_EQ(kiln_image_format_function_by_name(img, SIZE_MAX), SIZE_MAX);
+  EXPECT_EQ(kiln_image_format_global_by_name(img, 3), SIZE_MAX);
+  const struct {
+    const char *name;
+    size_t function;
+  } finds[] = {{"alpha", 1}, {"mid", 2}, {"zeta", 0}};
+  for (const auto &f : finds) {
+    size_t idx = 99;
+    kiln_error_t *err = kiln_image_format_function_find(img, f.name, &idx);
+    EXPECT_EQ(err, nullptr) << f.name;
+    EXPECT_EQ(idx, f.function) << f.name;
+    kiln_error_free(err);
+  }
+  const struct {
+    const char *name;
+    size_t global;
+  } gfinds[] = {{"ga", 1}, {"gm", 2}, {"gz", 0}};
+  for (const auto &g : gfinds) {
+    size_t idx = 99;
+    kiln_error_t *err = kiln_image_format_global_find(img, g.name, &idx);
+    EXPECT_EQ(err, nullptr) << g.name;
+    EXPECT_EQ(idx, g.global) << g.name;
+    kiln_error_free(err);
+  }
+  for (const char *missing : {"", "aa", "beta", "z", "zzz"}) {
+    size_t idx = 0;
+    kiln_error_t *err = kiln_image_format_function_find(img, missing, &idx);
+    EXPECT_EQ(kiln_error_code(err), KILN_ERR_NOT_FOUND) << missing;
+    EXPECT_EQ(idx, SIZE_MAX) << missing;
+    kiln_error_free(err);
+  }
+  EXPECT_EQ(FunctionRange(img, 0), Range(0, 2));
+  EXPECT_EQ(FunctionRange(img, 1), Range(2, 1));
+  EXPECT_EQ(GlobalRange(img, 0), Range(0, 2));
+  EXPECT_EQ(GlobalRange(img, 1), Range(2, 1));
+  EXPECT_EQ(Positions(img, 0, 1), (std::vector<uint32_t>{1}));
+  size_t n = 0;
+  EXPECT_EQ(List(kiln_image_format_shard_slots(img, 0, &n), n), (std::vector<uint32_t>{2}));
+  ASSERT_EQ(kiln_image_format_method_count(img), 3u);
+  EXPECT_EQ(kiln_image_format_method_function(img, 0), 1u);
+  EXPECT_EQ(kiln_image_format_method_function(img, 2), 0u);
+  kiln_image_format_close(img);
+
+  // The bytes: functions entry i = {name offset, by_name[i]}; the name
+  // offsets point at the names in index order.
+  const uint64_t fns = SectionOffset(b, KIF_SEC_FUNCTIONS);
+  const uint64_t names = SectionOffset(b, KIF_SEC_NAMES);
+  ASSERT_EQ(SectionSize(b, KIF_SEC_FUNCTIONS), 3u * 8);
+  const uint32_t by_name[] = {1, 2, 0};
+  for (size_t i = 0; i < 3; i++) {
+    EXPECT_EQ(std::string((const char *)b.data() + names + Get32(b, fns + 8 * i + KIF_SYM_NAME)),
+              d.function_names[i]);
+    EXPECT_EQ(Get32(b, fns + 8 * i + KIF_SYM_BY_NAME), by_name[i]) << i;
+  }
+  // The shard tables' target-0 offset is the first function, the shards'
+  // byte-12 field the first global.
+  const uint64_t tables = SectionOffset(b, KIF_SEC_SHARD_TABLES);
+  EXPECT_EQ(Get32(b, tables + 0 * 16 + KIF_STB_OFFSET), 0u);
+  EXPECT_EQ(Get32(b, tables + 2 * 16 + KIF_STB_OFFSET), 2u);  // (1, 0)
+  const uint64_t shards = SectionOffset(b, KIF_SEC_SHARDS);
+  EXPECT_EQ(Get32(b, shards + 0 * 24 + KIF_SHD_GLOBAL_FIRST), 0u);
+  EXPECT_EQ(Get32(b, shards + 1 * 24 + KIF_SHD_GLOBAL_FIRST), 2u);
+}
+
+// On a larger image numbered like the emitter's: every name found at its
+// index, the name index a permutation in strictly ascending name order,
+// the shard ranges tiling the tables, and a load view agreeing on the
+// ranges while giving SIZE_MAX for the name index.
+TEST(ImageFormatNameIndexTest, LargeImageRangesAndNameIndex) {
+  Desc d = Large(200, 7);
+  std::vector<uint8_t> b = Encode(&d.desc);
+  kiln_image_format_t *img = nullptr, *load = nullptr;
+  ASSERT_EQ(kiln_image_format_open(b.data(), b.size(), "lib.so", &img), nullptr);
+  ASSERT_EQ(kiln_image_format_open_load(b.data(), LoadSize(b), "lib.so", &load), nullptr);
+  for (int globals = 0; globals < 2; globals++) {
+    SCOPED_TRACE(globals ? "globals" : "functions");
+    const size_t count =
+        globals ? kiln_image_format_global_count(img) : kiln_image_format_function_count(img);
+    ASSERT_EQ(count, globals ? 25u : 200u);
+    auto name = globals ? kiln_image_format_global_name : kiln_image_format_function_name;
+    auto by_name = globals ? kiln_image_format_global_by_name : kiln_image_format_function_by_name;
+    auto find = globals ? kiln_image_format_global_find : kiln_image_format_function_find;
+    auto first = globals ? kiln_image_format_shard_first_global
+                         : kiln_image_format_shard_first_function;
+    std::vector<bool> seen(count);
+    bool index_order_is_name_order = true;
+    for (size_t j = 0; j < count; j++) {
+      size_t i = by_name(img, j);
+      ASSERT_LT(i, count) << j;
+      EXPECT_FALSE(seen[i]) << i;
+      seen[i] = true;
+      index_order_is_name_order &= i == j;
+      if (j > 0) EXPECT_LT(strcmp(name(img, by_name(img, j - 1)), name(img, i)), 0) << j;
+      size_t idx = SIZE_MAX;
+      kiln_error_t *err = find(img, name(img, i), &idx);
+      EXPECT_EQ(err, nullptr);
+      EXPECT_EQ(idx, i);
+      kiln_error_free(err);
+      EXPECT_EQ(by_name(load, j), SIZE_MAX);
+    }
+    EXPECT_FALSE(index_order_is_name_order);
+    EXPECT_EQ(by_name(img, count), SIZE_MAX);
+    size_t next = 0;
+    for (size_t s = 0; s < 7; s++) {
+      size_t n = 0, m = 0;
+      EXPECT_EQ(first(img, s, &n), next) << s;
+      EXPECT_EQ(first(load, s, &m), next) << s;
+      EXPECT_EQ(m, n);
+      next += n;
+    }
+    EXPECT_EQ(next, count);
+  }
+  kiln_image_format_close(load);
+  kiln_image_format_close(img);
+}
+
+// The accessors on a load view: the ranges are in the load part, the name
+// index is in the directory (SIZE_MAX).
+TEST(ImageFormatNameIndexTest, LoadViewHasRangesButNoNameIndex) {
+  Desc d = Rich();
+  std::vector<uint8_t> b = Encode(&d.desc);
+  kiln_image_format_t *v = nullptr;
+  ASSERT_EQ(kiln_image_format_open_load(b.data(), LoadSize(b), "lib.so", &v), nullptr);
+  EXPECT_EQ(FunctionRange(v, 0), Range(0, 3));
+  EXPECT_EQ(FunctionRange(v, 1), Range(3, 3));
+  EXPECT_EQ(FunctionRange(v, 2), Range(6, 0));
+  EXPECT_EQ(FunctionRange(v, 3), Range(0, 0));
+  EXPECT_EQ(GlobalRange(v, 1), Range(1, 1));
+  EXPECT_EQ(GlobalRange(v, 3), Range(0, 0));
+  for (size_t j = 0; j <= 6; j++) EXPECT_EQ(kiln_image_format_function_by_name(v, j), SIZE_MAX);
+  for (size_t j = 0; j <= 2; j++) EXPECT_EQ(kiln_image_format_global_by_name(v, j), SIZE_MAX);
+  kiln_image_format_close(v);
 }
 
 // ---- Encoder errors -----------------------------------------------------
@@ -428,18 +687,37 @@ TEST(ImageFormatEncodeTest, RejectsEveryBrokenRuleNamingTheField) {
       {"target cpu", [](Desc &d) { d.targets[1].cpu = nullptr; }, "targets[1].cpu: NULL string"},
       {"target base", [](Desc &d) { d.targets[1].base = 2; },
        "targets[1].base: 2 is not an earlier target"},
-      {"fn dup", [](Desc &d) { d.function_names[3] = "main"; }, "functions[3]: 'main' is duplicate"},
-      {"gl order", [](Desc &d) { d.global_names = {"table", "counter"}; },
-       "globals[1]: 'counter' is not after"},
-      {"shard fn range", [](Desc &d) { d.shards[1].functions = {1, 3, 6}; },
-       "shards[1].functions[2]: 6 out of range (6 functions)"},
-      {"shard fn twice", [](Desc &d) { d.shards[1].functions = {1, 2, 3, 5}; },
-       "shards[1].functions[1]: function 2 ('main') is also in shards[0]"},
-      {"shard fn none", [](Desc &d) { d.shards[1].functions = {1, 3}; d.shards[1].overrides[2] = {}; },
-       "functions[5]: 'zeta' is in no shard"},
-      {"shard gl none", [](Desc &d) { d.shards[1].globals = {}; }, "globals[1]: 'table' is in no shard"},
-      {"shard gl twice", [](Desc &d) { d.shards[1].globals = {0, 1}; },
-       "shards[1].globals[0]: global 0 ('counter') is also in shards[0]"},
+      // Names are unique; the message names both entries, the later one first.
+      {"fn dup", [](Desc &d) { d.function_names[3] = "main"; },
+       "functions[3]: 'main' is a duplicate of functions[1] (names must be unique)"},
+      {"fn dup across shards", [](Desc &d) { d.function_names[0] = "zeta"; },
+       "functions[5]: 'zeta' is a duplicate of functions[0] (names must be unique)"},
+      {"fn dup in a shard", [](Desc &d) { d.function_names[4] = "kernel"; },
+       "functions[4]: 'kernel' is a duplicate of functions[3]"},
+      {"gl dup", [](Desc &d) { d.global_names = {"table", "table"}; },
+       "globals[1]: 'table' is a duplicate of globals[0] (names must be unique)"},
+      // Shard counts: each shard takes the next function_count functions.
+      {"shard fn count too large", [](Desc &d) { d.shards[1].function_count = 4; },
+       "shards[1].function_count: 4 functions after the 3 of the shards before it, but the "
+       "function table has 6"},
+      {"empty shard fn count too large", [](Desc &d) { d.shards[2].function_count = 1; },
+       "shards[2].function_count: 1 functions after the 6 of the shards before it, but the "
+       "function table has 6"},
+      {"shard gl count too large", [](Desc &d) { d.shards[0].global_count = 3; },
+       "shards[0].global_count: 3 globals after the 0 of the shards before it, but the global "
+       "table has 2"},
+      {"shard fn counts short",
+       [](Desc &d) { d.shards[1].function_count = 2; d.shards[1].overrides[2] = {}; },
+       "shards: 5 functions in the shards, but the function table has 6 (each function must be "
+       "in exactly one shard)"},
+      {"shard gl counts short", [](Desc &d) { d.shards[1].global_count = 0; },
+       "shards: 1 globals in the shards, but the global table has 2 (each global must be in "
+       "exactly one shard)"},
+      {"no shards", [](Desc &d) { d.shards.clear(); },
+       "shards: 0 functions in the shards, but the function table has 6"},
+      // Overrides are positions in the shard's range (3 functions here).
+      {"override past shard", [](Desc &d) { d.shards[1].overrides[2] = {3}; },
+       "shards[1].overrides[2][0]: 3 out of range (3 shard functions)"},
       {"override range", [](Desc &d) { d.shards[0].overrides[2] = {0, 3}; },
        "shards[0].overrides[2][1]: 3 out of range (3 shard functions)"},
       {"override order", [](Desc &d) { d.shards[0].overrides[2] = {1, 1}; },
@@ -490,6 +768,36 @@ TEST(ImageFormatEncodeTest, RejectsNullArgumentsAndMissingArrays) {
   d = Rich();
   d.desc.functions = nullptr;
   EXPECT_NE(EncodeError(&d.desc).find("functions: NULL with 6 entries"), std::string::npos);
+  // (Build() after an assignment: the moved names' pointers are stale.)
+  d = Rich();
+  d.Build();
+  d.functions[2] = nullptr;
+  EXPECT_NE(EncodeError(&d.desc).find("functions[2]: NULL string"), std::string::npos);
+  d.Build();
+  d.globals[1] = nullptr;
+  EXPECT_NE(EncodeError(&d.desc).find("globals[1]: NULL string"), std::string::npos);
+  d.Build();
+  d.desc.globals = nullptr;
+  EXPECT_NE(EncodeError(&d.desc).find("globals: NULL with 2 entries"), std::string::npos);
+  d.Build();
+  d.desc.shards = nullptr;
+  EXPECT_NE(EncodeError(&d.desc).find("shards: NULL with 3 shards"), std::string::npos);
+  d.Build();
+  d.shard_descs[0].slot_functions = nullptr;
+  EXPECT_NE(EncodeError(&d.desc).find("shards[0].slot_functions: NULL with 2 entries"),
+            std::string::npos);
+}
+
+// Three entries with one name: the message is the same on every run (the
+// first two of them by index), whatever order the sort met them in.
+TEST(ImageFormatEncodeTest, DuplicateNamesAreReportedDeterministically) {
+  Desc d = Large(64, 4);
+  d.function_names[40] = d.function_names[7];
+  d.function_names[21] = d.function_names[7];
+  d.Build();
+  const std::string want = "functions[21]: '" + d.function_names[7] +
+                           "' is a duplicate of functions[7] (names must be unique)";
+  for (int run = 0; run < 3; run++) EXPECT_EQ(EncodeError(&d.desc), want);
 }
 
 // ---- Reader: header, truncation, checksum --------------------------------
@@ -523,13 +831,17 @@ TEST(ImageFormatOpenTest, RejectsOtherVersionsNamingBoth) {
   Reseal(b);
   kiln_error_code_t code;
   EXPECT_EQ(OpenError(b, &code),
-            "lib.so: image metadata: format version 1, but this reader accepts only version 4");
+            "lib.so: image metadata: format version 1, but this reader accepts only version 5");
   EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
   EXPECT_EQ(OpenLoadError(b, &code),
-            "lib.so: image metadata: format version 1, but this reader accepts only version 4");
+            "lib.so: image metadata: format version 1, but this reader accepts only version 5");
   EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
   Put32(b, 8, 2);
-  EXPECT_NE(OpenError(b, &code).find("format version 2, but this reader accepts only version 4"),
+  EXPECT_NE(OpenError(b, &code).find("format version 2, but this reader accepts only version 5"),
+            std::string::npos);
+  EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
+  Put32(b, 8, 6);  // a newer version too
+  EXPECT_NE(OpenError(b, &code).find("format version 6, but this reader accepts only version 5"),
             std::string::npos);
   EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
 }
@@ -583,7 +895,7 @@ TEST(ImageFormatOpenTest, EveryFlippedByteIsCaught) {
   d.targets = {{"generic", "", 0, 0}};
   d.function_names = {"f"};
   Desc::Shard s;
-  s.functions = {0};
+  s.function_count = 1;
   d.shards = {s};
   Desc::Method m;
   m.key = "f";
@@ -673,7 +985,7 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
        "header: header size 32, expected 64", true},
       {"flags", [](std::vector<uint8_t> &b) { Put32(b, 36, 4); }, "header: unknown flags 0x4", true},
       {"section count", [](std::vector<uint8_t> &b) { Put32(b, 32, 13); },
-       "header: 13 sections, version 4 has 14", true},
+       "header: 13 sections, version 5 has 14", true},
       {"table offset", [](std::vector<uint8_t> &b) { Put64(b, 40, b.size() - 8); },
        "header: section table at offset", true},
       {"table past load part", [](std::vector<uint8_t> &b) { Put64(b, 40, LoadSize(b) - 8); },
@@ -735,6 +1047,13 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
        "functions section: entry 2: name string offset", false},
       {"name offset message", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 6, 1), 100000); },
        "globals section: entry 1: name string offset 100000 outside the names section", false},
+      {"name offset before the name index",
+       // A bad name offset is found even in an entry the name index reaches last.
+       [](std::vector<uint8_t> &b) {
+         Put32(b, Entry(b, 5, 5), 100000);
+         Put32(b, Entry(b, 5, 0) + 4, 9);
+       },
+       "functions section: entry 5: name string offset 100000 outside the names section", false},
       {"info kind", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 2, 0) + 12, 3); },
        "info section: unknown image kind 3", true},
       {"system base", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 2, 0) + 12, 0); },
@@ -752,26 +1071,108 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
        "options section: entry 1: key 'opt_level' is not after 'sanitize'", true},
       {"target base", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 4, 1) + 12, 2); },
        "targets section: entry 1: base target 2 is not an earlier target", true},
-      {"functions order", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 5, 3), Get32(b, Entry(b, 5, 2))); },
-       "functions section: entry 3: name 'main' is not after 'main'", false},
-      {"globals order", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 6, 0), Get32(b, Entry(b, 6, 1))); },
-       "globals section: entry 1: name 'table' is not after 'table'", false},
+      // The name index (byte 4 of each functions/globals entry). Rich():
+      // functions add main sub kernel mul zeta, name index {0, 3, 1, 4, 2, 5};
+      // globals table counter, name index {1, 0}.
+      {"name index out of range", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 5, 2) + 4, 6); },
+       "functions section: entry 2: name index 6 is out of range (the name index must list each "
+       "of the 6 entries once)", false},
+      {"name index huge", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 6, 0) + 4, 0xFFFFFFFFu); },
+       "globals section: entry 0: name index 4294967295 is out of range (the name index must "
+       "list each of the 2 entries once)", false},
+      {"name index twice", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 5, 2) + 4, 3); },
+       "functions section: entry 2: name index 3 is listed twice (the name index must list each "
+       "of the 6 entries once)", false},
+      {"global name index twice", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 6, 1) + 4, 1); },
+       "globals section: entry 1: name index 1 is listed twice", false},
+      {"name index not ascending",
+       // {0, 1, 3, ...}: add, main, kernel.
+       [](std::vector<uint8_t> &b) {
+         Put32(b, Entry(b, 5, 1) + 4, 1);
+         Put32(b, Entry(b, 5, 2) + 4, 3);
+       },
+       "functions section: entry 2: name index 3: 'kernel' is not after 'main' (the name index "
+       "must be in strictly ascending name order)", false},
+      {"global name index in index order",
+       [](std::vector<uint8_t> &b) {
+         Put32(b, Entry(b, 6, 0) + 4, 0);
+         Put32(b, Entry(b, 6, 1) + 4, 1);
+       },
+       "globals section: entry 1: name index 1: 'counter' is not after 'table' (the name index "
+       "must be in strictly ascending name order)", false},
+      {"duplicate name",
+       // kernel (function 3) renamed add: entries 0 and 1 of the name index
+       // name the same string.
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 5, 3), Get32(b, Entry(b, 5, 0))); },
+       "functions section: entry 1: name index 3: 'add' is not after 'add'", false},
       {"no targets", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 4) + 16, 0); },
        "targets section: no targets", true},
-      {"shard fn range",
-       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 2), 77); },
-       "shards section: entry 0: function 2: 77 out of range (6 functions)", true},
-      {"shard fn twice",
-       // shard 1's functions are {1,3,5} at indices 3 (functions) + 1 + 1
-       // (one-word override masks of targets 1 and 2) + 2 (slots) + 1
-       // (globals) = 8..10.
-       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 8), 0); },
-       "shards section: entry 1: function 0 is already in another shard", true},
+      // Shard ranges. Shard table (s, k) is entry 3 s + k; its offset for k
+      // = 0 is the first function. Shard indices: shard 0's masks (0x2,
+      // 0x3) and slots (3, 4) at 0..3, shard 1's target 2 mask (0x4) at 4.
+      {"first function",
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 3) + 4, 2); },
+       "shards section: entry 1: first function 2, expected 3 (the shards number the functions "
+       "in order)", true},
+      {"first function of an empty shard",
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 6) + 4, 0); },
+       "shards section: entry 2: first function 0, expected 6", true},
+      {"first function of shard 0",
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 0) + 4, 1); },
+       "shards section: entry 0: first function 1, expected 0", true},
+      {"functions past the table",
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 3), 4); },
+       "shards section: entry 1: functions [3, +4) past the 6 functions of the table", true},
+      {"functions count huge",
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 0), 0xFFFFFFF0u); },
+       "shards section: entry 0: functions [0, +4294967280) past the 6 functions of the table",
+       true},
+      {"functions in an empty shard",
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 6), 1); },
+       "shards section: entry 2: functions [6, +1) past the 6 functions of the table", true},
+      {"first global",
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 7, 1) + 12, 0); },
+       "shards section: entry 1: first global 0, expected 1 (the shards number the globals in "
+       "order)", true},
+      {"globals past the table",
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 7, 1) + 8, 2); },
+       "shards section: entry 1: globals [1, +2) past the 2 globals of the table", true},
+      {"function in no shard",
+       // Shard 1 shrinks to 2 functions (its target-2 mask moves to bit 1
+       // and shard 2 starts at 5): function 5 is in no shard.
+       [](std::vector<uint8_t> &b) {
+         Put32(b, Entry(b, 8, 3), 2);
+         Put32(b, Entry(b, 9, 4), 0x2);
+         Put32(b, Entry(b, 8, 6) + 4, 5);
+       },
+       "functions section: 6 entries, but the shards hold 5 (function 5 is in no shard)", true},
+      {"functions in no shard at all",
+       // No shards: their table entries and indices gone, no pointers.
+       [](std::vector<uint8_t> &b) {
+         Put64(b, SectionEntry(b, 7) + 16, 0);
+         Put64(b, SectionEntry(b, 8) + 16, 0);
+         Put64(b, SectionEntry(b, 9) + 16, 0);
+         Put32(b, Entry(b, 2, 0) + 24, 0);
+       },
+       "functions section: 6 entries, but the shards hold 0 (function 0 is in no shard)", true},
+      {"global in no shard",
+       // Shard 1's global dropped with its pointer (7, the last one); shard 2
+       // then starts at global 1.
+       [](std::vector<uint8_t> &b) {
+         Put32(b, Entry(b, 7, 1) + 8, 0);
+         Put32(b, Entry(b, 7, 1) + 20, 0xFFFFFFFFu);
+         Put32(b, Entry(b, 2, 0) + 24, 7);
+         Put32(b, Entry(b, 7, 2) + 12, 1);
+       },
+       "globals section: 2 entries, but the shards hold 1 (global 1 is in no shard)", true},
+      {"slot range",
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 3), 77); },
+       "shards section: entry 0: slot 1: 77 out of range (6 functions)", true},
       {"shard list offset", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 7, 1) + 4, 3); },
-       "shards section: entry 1: slot list at index 3, expected 12", true},
+       "shards section: entry 1: slot list at index 3, expected 5", true},
       {"override bit past the functions",
-       // shard 0's target 1 mask (index 3) is 0b010; bit 3 is past its 3 functions.
-       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 3), 0xA); },
+       // shard 0's target 1 mask (index 0) is 0b010; bit 3 is past its 3 functions.
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 0), 0xA); },
        "shards section: entry 0: target 1 override mask has a bit past the shard's 3 functions",
        true},
       {"pointer range", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 1) + 8, 8); },
@@ -784,39 +1185,30 @@ TEST(ImageFormatOpenTest, StructuralProblemsBehindAValidChecksum) {
       {"shard tables count", [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 8) + 16, 16 * 8); },
        "shard tables section: 8 entries, expected 3 shards x 3 targets", true},
       {"list tiling",
-       // Shrinking shard 1's function list leaves a gap before its next list.
-       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 3), 2); },
-       "shards section: entry 1: target 1 override mask at index 11, expected 10", true},
-      {"function in no shard",
-       // Function 6 exists (the functions section grows into the globals'
-       // place; the globals move to 8 new bytes at the end) but no shard has it.
-       [](std::vector<uint8_t> &b) {
-         uint64_t globals = SectionOffset(b, 6), end = b.size();
-         b.resize(end + 8);
-         memcpy(b.data() + end, b.data() + globals, 8);
-         Put64(b, 16, end + 8);
-         Put64(b, SectionEntry(b, 6) + 8, end);
-         Put64(b, SectionEntry(b, 5) + 16, 7 * 4);
-       },
-       "functions section: entry 6 is in no shard", true},
-      {"global in no shard",
-       [](std::vector<uint8_t> &b) {
-         // Drop shard 1's global list (the last list, index 12) and its pointer (7, the
-         // last one), and move shard 2's empty lists to the new end.
-         Put32(b, Entry(b, 7, 1) + 8, 0);
-         Put32(b, Entry(b, 7, 1) + 20, 0xFFFFFFFFu);
-         Put64(b, SectionEntry(b, 9) + 16, SectionSize(b, 9) - 4);
-         Put32(b, Entry(b, 2, 0) + 24, 7);
-         for (int k = 0; k < 3; k++) Put32(b, Entry(b, 8, 6 + k) + 4, 12);
-         Put32(b, Entry(b, 7, 2) + 4, 12);
-         Put32(b, Entry(b, 7, 2) + 12, 12);
-       },
-       "globals section: entry 1 is in no shard", true},
+       // Shrinking shard 0's slot list leaves a gap before the next list.
+       [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 7, 0), 1); },
+       "shards section: entry 1: target 1 override mask at index 4, expected 3", true},
+      {"indices left over",
+       // One more word in the pool than the shards use.
+       [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 9) + 16, SectionSize(b, 9) + 4); },
+       "shard indices section: 6 entries, but the shards use 5", true},
       {"method fn", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1) + 4, 120); },
        "lib.so: image metadata: methods section: entry 1: function index 120 out of range (6 functions)",
        false},
       {"method order", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1), Get32(b, Entry(b, 10, 0))); },
        "methods section: entry 1: key 'add' is not after 'add'", false},
+      {"method order by name index",
+       // Methods 1 and 2 swapped (key and function): main (function 1)
+       // before kernel (function 3). Both keys are their functions' name
+       // strings, so the name index decides, not the function indices.
+       [](std::vector<uint8_t> &b) {
+         for (int field : {0, 4}) {
+           uint32_t x = Get32(b, Entry(b, 10, 1) + field), y = Get32(b, Entry(b, 10, 2) + field);
+           Put32(b, Entry(b, 10, 1) + field, y);
+           Put32(b, Entry(b, 10, 2) + field, x);
+         }
+       },
+       "methods section: entry 2: key 'kernel' is not after 'main'", false},
       {"method key offset", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1), (uint32_t)SectionSize(b, 14)); },
        "methods section: entry 1: key string offset", false},
       {"method flags", [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 10, 1) + 8, 0x10); },
@@ -889,7 +1281,7 @@ TEST(ImageFormatOpenTest, RejectsASectionInTheWrongPart) {
 // ---- Override masks (format 4) ------------------------------------------
 
 // A system image with 4 targets and 3 shards of n functions each (plus a
-// slot and a global per shard, so masks sit between other lists). Per
+// slot and a global per shard, so masks sit between slot lists). Per
 // shard j, target k gets pattern (j + k - 1) % 3: 0 overrides every
 // function, 1 none, 2 some (positions 1, 4, 7, ... and the last one, so
 // bit 31 and bit 0 of a second word are hit when n reaches them). Every
@@ -917,11 +1309,11 @@ Desc MaskImage(size_t n) {
   d.global_names = {"g0", "g1", "g2"};
   for (uint32_t j = 0; j < 3; j++) {
     Desc::Shard s;
-    for (size_t i = 0; i < n; i++) s.functions.push_back((uint32_t)(j * n + i));
+    s.function_count = n;
     s.overrides.resize(4);
     for (size_t k = 1; k < 4; k++) s.overrides[k] = Pattern(n, (j + k - 1) % 3);
     s.slots = {j};
-    s.globals = {j};
+    s.global_count = 1;
     d.shards.push_back(s);
   }
   d.Build();
@@ -940,7 +1332,9 @@ TEST(ImageFormatOverrideMaskTest, PositionsComeBackFromTheMaskAndThePositionsAcc
     const size_t words = (n + 31) / 32;
     uint64_t indices = 0;
     for (size_t s = 0; s < 3; s++) {
-      indices += n + 2;  // functions, one slot, one global
+      indices += 1;  // one slot
+      EXPECT_EQ(FunctionRange(full, s), Range(s * n, n));
+      EXPECT_EQ(FunctionRange(load, s), Range(s * n, n));
       for (size_t k = 1; k < 4; k++) {
         SCOPED_TRACE("shard " + std::to_string(s) + " target " + std::to_string(k));
         const std::vector<uint32_t> &want = d.shards[s].overrides[k];
@@ -964,7 +1358,8 @@ TEST(ImageFormatOverrideMaskTest, PositionsComeBackFromTheMaskAndThePositionsAcc
         }
       }
     }
-    // The section holds exactly the lists and one mask per non-empty table.
+    // The section holds exactly the slot lists and one mask per non-empty
+    // table.
     EXPECT_EQ(SectionSize(b, KIF_SEC_SHARD_INDICES), indices * 4);
     kiln_image_format_close(load);
     kiln_image_format_close(full);
@@ -972,32 +1367,38 @@ TEST(ImageFormatOverrideMaskTest, PositionsComeBackFromTheMaskAndThePositionsAcc
 }
 
 // The worked example of docs/image-format.md: Rich()'s shard indices
-// section word by word.
+// section word by word, and its shard tables and shards entries.
 TEST(ImageFormatOverrideMaskTest, RichShardIndicesAreTheDocumentedWords) {
   Desc d = Rich();
   std::vector<uint8_t> b = Encode(&d.desc);
-  const std::vector<uint32_t> want = {0, 2, 4,  // shard 0: functions
-                                      0x2,      //   target 1 overrides position 1
-                                      0x3,      //   target 2 overrides positions 0 and 1
-                                      1, 3,     //   slots
-                                      0,        //   globals
-                                      1, 3, 5,  // shard 1: functions (target 1: no mask)
-                                      0x4,      //   target 2 overrides position 2
-                                      1};       //   globals (no slots); shard 2: nothing
+  const std::vector<uint32_t> want = {0x2,   // shard 0: target 1 overrides position 1
+                                      0x3,   //   target 2 overrides positions 0 and 1
+                                      3, 4,  //   slots
+                                      0x4};  // shard 1: target 2 overrides position 2
+                                             //   (target 1: no mask; no slots); shard 2: nothing
   ASSERT_EQ(SectionSize(b, KIF_SEC_SHARD_INDICES), want.size() * 4);
   for (size_t i = 0; i < want.size(); i++) {
     EXPECT_EQ(Get32(b, SectionOffset(b, KIF_SEC_SHARD_INDICES) + 4 * i), want[i]) << i;
   }
-  // Shard tables (s, k): COUNT = set bits, OFFSET = the first mask word.
+  // Shard tables (s, k): COUNT; OFFSET = the first function for k = 0, the
+  // first mask word for k >= 1 (where it would start when there is none).
   const uint64_t tables = SectionOffset(b, KIF_SEC_SHARD_TABLES);
-  EXPECT_EQ(Get32(b, tables + 1 * 16), 1u);      // (0, 1) count
-  EXPECT_EQ(Get32(b, tables + 1 * 16 + 4), 3u);  // (0, 1) offset
-  EXPECT_EQ(Get32(b, tables + 2 * 16), 2u);
-  EXPECT_EQ(Get32(b, tables + 2 * 16 + 4), 4u);
-  EXPECT_EQ(Get32(b, tables + 4 * 16), 0u);      // (1, 1): nothing overridden
-  EXPECT_EQ(Get32(b, tables + 4 * 16 + 4), 11u);  // where its mask would start
-  EXPECT_EQ(Get32(b, tables + 5 * 16), 1u);
-  EXPECT_EQ(Get32(b, tables + 5 * 16 + 4), 11u);
+  const uint32_t table_words[9][2] = {{3, 0}, {1, 0}, {2, 1},   // shard 0
+                                      {3, 3}, {0, 4}, {1, 4},   // shard 1
+                                      {0, 6}, {0, 5}, {0, 5}};  // shard 2
+  for (size_t t = 0; t < 9; t++) {
+    EXPECT_EQ(Get32(b, tables + t * 16 + KIF_STB_COUNT), table_words[t][0]) << t;
+    EXPECT_EQ(Get32(b, tables + t * 16 + KIF_STB_OFFSET), table_words[t][1]) << t;
+  }
+  // Shards: slot count, slot offset, global count, first global.
+  const uint64_t shards = SectionOffset(b, KIF_SEC_SHARDS);
+  const uint32_t shard_words[3][4] = {{2, 2, 1, 0}, {0, 5, 1, 1}, {0, 5, 0, 2}};
+  for (size_t s = 0; s < 3; s++) {
+    EXPECT_EQ(Get32(b, shards + s * 24 + KIF_SHD_SLOT_COUNT), shard_words[s][0]) << s;
+    EXPECT_EQ(Get32(b, shards + s * 24 + KIF_SHD_SLOT_OFFSET), shard_words[s][1]) << s;
+    EXPECT_EQ(Get32(b, shards + s * 24 + KIF_SHD_GLOBAL_COUNT), shard_words[s][2]) << s;
+    EXPECT_EQ(Get32(b, shards + s * 24 + KIF_SHD_GLOBAL_FIRST), shard_words[s][3]) << s;
+  }
 }
 
 TEST(ImageFormatOverrideMaskTest, PositionsAccessorWritesAtMostCapacity) {
@@ -1064,15 +1465,15 @@ void ExpectMaskError(Desc d, void (*patch)(std::vector<uint8_t> &), const std::s
 }
 
 // In Rich(): shard table (s, k) is entry s * 3 + k; shard 0's target 1 mask
-// is index 3 (0b010), target 2's index 4 (0b011); shard 1's target 2 mask
-// is index 11 (0b100), the last list but shard 1's global.
+// is index 0 (0b010), target 2's index 1 (0b011); shard 1's target 2 mask
+// is index 4 (0b100), the last word of the pool.
 TEST(ImageFormatOverrideMaskTest, RejectsAMaskNotWhereThePreviousListEnds) {
-  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 1) + 4, 4); },
-                  "shards section: entry 0: target 1 override mask at index 4, expected 3 (lists "
+  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 1) + 4, 1); },
+                  "shards section: entry 0: target 1 override mask at index 1, expected 0 (lists "
                   "are stored back to back)");
   // An empty table has no mask: its offset is where the next list starts.
-  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 4) + 4, 12); },
-                  "shards section: entry 1: target 1 override mask at index 12, expected 11");
+  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 4) + 4, 5); },
+                  "shards section: entry 1: target 1 override mask at index 5, expected 4");
 }
 
 TEST(ImageFormatOverrideMaskTest, RejectsMoreOverridesThanShardFunctions) {
@@ -1084,69 +1485,79 @@ TEST(ImageFormatOverrideMaskTest, RejectsMoreOverridesThanShardFunctions) {
 }
 
 TEST(ImageFormatOverrideMaskTest, RejectsAMaskOutsideTheShardIndicesSection) {
-  // Cut the section to 11 entries: shard 1's target 2 mask (index 11) no
+  // Cut the section to 4 entries: shard 1's target 2 mask (index 4) no
   // longer fits.
   ExpectMaskError(Rich(),
-                  [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 9) + 16, 11 * 4); },
-                  "shards section: entry 1: target 2 override mask [11, +1) outside the shard "
-                  "indices section (11 entries)");
+                  [](std::vector<uint8_t> &b) { Put64(b, SectionEntry(b, 9) + 16, 4 * 4); },
+                  "shards section: entry 1: target 2 override mask [4, +1) outside the shard "
+                  "indices section (4 entries)");
 }
 
 TEST(ImageFormatOverrideMaskTest, RejectsABitPastTheShardFunctions) {
-  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 3), 0x2 | 0x8); },
+  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 0), 0x2 | 0x8); },
                   "shards section: entry 0: target 1 override mask has a bit past the shard's 3 "
                   "functions");
   ExpectMaskError(Rich(),
-                  [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 4), 0x3 | 0x80000000u); },
+                  [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 1), 0x3 | 0x80000000u); },
                   "shards section: entry 0: target 2 override mask has a bit past the shard's 3 "
                   "functions");
   // 33 functions: the second word's bit 0 is position 32, bit 1 is past.
-  // Shard 0: functions at 0..32, target 1 (all) masks at 33 and 34.
-  ExpectMaskError(MaskImage(33), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 34), 0x3); },
+  // Shard 0: target 1 (all) mask at 0 and 1.
+  ExpectMaskError(MaskImage(33), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 1), 0x3); },
                   "shards section: entry 0: target 1 override mask has a bit past the shard's 33 "
                   "functions");
 }
 
 TEST(ImageFormatOverrideMaskTest, RejectsASetBitCountOtherThanTheTableCount) {
-  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 3), 0x3); },
+  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 0), 0x3); },
                   "shards section: entry 0: target 1 override mask has 2 bits set, its table 1 "
                   "entries");
-  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 3), 0); },
+  ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 0), 0); },
                   "shards section: entry 0: target 1 override mask has 0 bits set, its table 1 "
                   "entries");
   ExpectMaskError(Rich(), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 8, 5), 2); },
                   "shards section: entry 1: target 2 override mask has 1 bits set, its table 2 "
                   "entries");
   // 32 functions: all 32 bits of the one word are positions.
-  ExpectMaskError(MaskImage(32), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 32), 0x7FFFFFFFu); },
+  ExpectMaskError(MaskImage(32), [](std::vector<uint8_t> &b) { Put32(b, Entry(b, 9, 0), 0x7FFFFFFFu); },
                   "shards section: entry 0: target 1 override mask has 31 bits set, its table 32 "
                   "entries");
 }
 
-// A format-3 blob (lists of positions where version 4 has masks) is not
-// misread: the version field alone rejects it, before any structure.
-TEST(ImageFormatOpenTest, RejectsAFormat3Blob) {
-  Desc d = Rich();
-  std::vector<uint8_t> b = Encode(&d.desc);
-  Put32(b, 8, 3);
-  Reseal(b);
-  const std::string want =
-      "lib.so: image metadata: format version 3, but this reader accepts only version 4";
-  kiln_error_code_t code = KILN_OK;
-  EXPECT_EQ(OpenError(b, &code), want);
-  EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
-  code = KILN_OK;
-  EXPECT_EQ(OpenLoadError(b, &code), want);
-  EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
-  uint64_t size = 1, sum = 1, load_size = 1;
-  kiln_error_t *err = kiln_image_format_peek(b.data(), b.size(), "lib.so", &size, &sum);
-  EXPECT_EQ(kiln_error_code(err), KILN_ERR_VERSION_MISMATCH);
-  kiln_error_free(err);
-  err = kiln_image_format_peek_load_size(b.data(), b.size(), "lib.so", &load_size);
-  EXPECT_EQ(kiln_error_code(err), KILN_ERR_VERSION_MISMATCH);
-  EXPECT_EQ(std::string(kiln_error_message(err)), want);
-  EXPECT_EQ(load_size, 0u);
-  kiln_error_free(err);
+// A format-4 blob (function indices in name order, shard function and
+// global lists, 4-byte functions entries) or a format-3 one (override
+// position lists) is not misread: the version field alone rejects it,
+// before any structure.
+TEST(ImageFormatOpenTest, RejectsFormat4And3Blobs) {
+  for (uint32_t version : {4u, 3u}) {
+    SCOPED_TRACE("version " + std::to_string(version));
+    Desc d = Rich();
+    std::vector<uint8_t> b = Encode(&d.desc);
+    Put32(b, 8, version);
+    Reseal(b);
+    const std::string want = "lib.so: image metadata: format version " + std::to_string(version) +
+                             ", but this reader accepts only version 5";
+    kiln_error_code_t code = KILN_OK;
+    EXPECT_EQ(OpenError(b, &code), want);
+    EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
+    code = KILN_OK;
+    EXPECT_EQ(OpenLoadError(b, &code), want);
+    EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
+    uint64_t size = 1, sum = 1, load_size = 1;
+    kiln_error_t *err = kiln_image_format_peek(b.data(), b.size(), "lib.so", &size, &sum);
+    EXPECT_EQ(kiln_error_code(err), KILN_ERR_VERSION_MISMATCH);
+    kiln_error_free(err);
+    err = kiln_image_format_peek_load_size(b.data(), b.size(), "lib.so", &load_size);
+    EXPECT_EQ(kiln_error_code(err), KILN_ERR_VERSION_MISMATCH);
+    EXPECT_EQ(std::string(kiln_error_message(err)), want);
+    EXPECT_EQ(load_size, 0u);
+    kiln_error_free(err);
+    size_t functions = 1, globals = 1;
+    err = kiln_image_format_peek_counts(b.data(), b.size(), "lib.so", &functions, &globals);
+    EXPECT_EQ(kiln_error_code(err), KILN_ERR_VERSION_MISMATCH);
+    EXPECT_EQ(functions, 0u);
+    kiln_error_free(err);
+  }
 }
 
 // ---- peek, table_symbol ------------------------------------------------------
@@ -1206,12 +1617,10 @@ void ExpectSameLoadPart(const kiln_image_format_t *full, const kiln_image_format
   ASSERT_EQ(kiln_image_format_shard_count(load), kiln_image_format_shard_count(full));
   size_t n = 0, m = 0;
   for (size_t s = 0; s <= kiln_image_format_shard_count(full); s++) {  // one past the end too
-    EXPECT_EQ(List(kiln_image_format_shard_functions(load, s, &n), n),
-              List(kiln_image_format_shard_functions(full, s, &m), m));
+    EXPECT_EQ(FunctionRange(load, s), FunctionRange(full, s));
+    EXPECT_EQ(GlobalRange(load, s), GlobalRange(full, s));
     EXPECT_EQ(List(kiln_image_format_shard_slots(load, s, &n), n),
               List(kiln_image_format_shard_slots(full, s, &m), m));
-    EXPECT_EQ(List(kiln_image_format_shard_globals(load, s, &n), n),
-              List(kiln_image_format_shard_globals(full, s, &m), m));
     for (size_t k = 0; k <= targets; k++) {
       EXPECT_EQ(Mask(load, s, k, &n), Mask(full, s, k, &m));
       EXPECT_EQ(n, m);
@@ -1284,9 +1693,14 @@ TEST(ImageFormatOpenLoadTest, DirectoryAccessorsSeeNoEntries) {
   kiln_image_format_t *v = nullptr;
   ASSERT_EQ(kiln_image_format_open_load(b.data(), LoadSize(b), "lib.so", &v), nullptr);
   ASSERT_EQ(kiln_image_format_function_count(v), 6u);  // counts are in the load part
-  for (size_t i = 0; i < 6; i++) EXPECT_EQ(kiln_image_format_function_name(v, i), nullptr);
+  for (size_t i = 0; i < 6; i++) {
+    EXPECT_EQ(kiln_image_format_function_name(v, i), nullptr);
+    EXPECT_EQ(kiln_image_format_function_by_name(v, i), SIZE_MAX);
+  }
   EXPECT_EQ(kiln_image_format_global_name(v, 0), nullptr);
   EXPECT_EQ(kiln_image_format_global_name(v, 1), nullptr);
+  EXPECT_EQ(kiln_image_format_global_by_name(v, 0), SIZE_MAX);
+  EXPECT_EQ(kiln_image_format_global_by_name(v, 1), SIZE_MAX);
   EXPECT_EQ(kiln_image_format_method_count(v), 0u);
   EXPECT_EQ(kiln_image_format_method_key(v, 0), nullptr);
   EXPECT_EQ(kiln_image_format_method_function(v, 0), 0u);
@@ -1346,9 +1760,9 @@ TEST(ImageFormatOpenLoadTest, RejectsNullArgumentsBadMagicAndOtherVersions) {
   EXPECT_EQ(OpenLoadError(bad, &code), "lib.so: image metadata: not a kiln image (bad magic)");
   EXPECT_EQ(code, KILN_ERR_FORMAT);
   bad = b;
-  Put32(bad, 8, 5);
+  Put32(bad, 8, 4);
   EXPECT_EQ(OpenLoadError(bad, &code),
-            "lib.so: image metadata: format version 5, but this reader accepts only version 4");
+            "lib.so: image metadata: format version 4, but this reader accepts only version 5");
   EXPECT_EQ(code, KILN_ERR_VERSION_MISMATCH);
 }
 
@@ -1478,7 +1892,7 @@ TEST(ImageFormatPeekTest, LoadSizeFromTheHeaderAlone) {
   Put32(bad, 8, 2);
   cases.push_back({"version", bad, 64, KILN_ERR_VERSION_MISMATCH,
                    "lib.so: image metadata: format version 2, but this reader accepts only "
-                   "version 4"});
+                   "version 5"});
   const std::string total = std::to_string(b.size());
   bad = b;
   Put64(bad, 48, LoadSize(b) + 4);

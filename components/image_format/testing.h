@@ -1,7 +1,8 @@
 // components/image_format/testing.h — test-only helpers: a rich description
 // with owned storage (several targets, shards, overrides, slots, globals,
-// methods with calls/deps/bitcode), a scalable one for benchmarks, and
-// patching helpers for crafting structurally invalid blobs with valid
+// methods with calls/deps/bitcode; functions and globals numbered shard by
+// shard, so index order is not name order), a scalable one for benchmarks,
+// and patching helpers for crafting structurally invalid blobs with valid
 // checksums (load checksum, then blob checksum).
 #ifndef KILN_IMAGE_FORMAT_TESTING_H
 #define KILN_IMAGE_FORMAT_TESTING_H
@@ -20,14 +21,18 @@ namespace kiln_image_format_testing {
 
 // Owns everything a kiln_image_format_desc_t points to. Tests mutate the
 // vectors, then call Build() to refresh the desc's pointers.
+// function_names / global_names are the tables in index order: shard 0's
+// `function_count` functions first, then shard 1's, and so on (likewise
+// globals).
 struct Desc {
   std::vector<kiln_image_format_option_t> options;
   std::vector<kiln_image_format_target_t> targets;
   std::vector<std::string> function_names, global_names;
   std::vector<const char *> functions, globals;
   struct Shard {
-    std::vector<uint32_t> functions, slots, globals;
-    std::vector<std::vector<uint32_t>> overrides;  // [target]
+    size_t function_count = 0, global_count = 0;
+    std::vector<uint32_t> slots;                   // function indices
+    std::vector<std::vector<uint32_t>> overrides;  // [target]: positions in the shard's range
     std::vector<const uint32_t *> override_ptrs;
     std::vector<size_t> override_counts;
   };
@@ -61,14 +66,12 @@ struct Desc {
         s.override_counts.push_back(o.size());
       }
       kiln_image_format_shard_t d{};
-      d.functions = s.functions.data();
-      d.function_count = s.functions.size();
+      d.function_count = s.function_count;
       d.overrides = s.overrides.empty() ? nullptr : s.override_ptrs.data();
       d.override_counts = s.overrides.empty() ? nullptr : s.override_counts.data();
       d.slot_functions = s.slots.data();
       d.slot_count = s.slots.size();
-      d.globals = s.globals.data();
-      d.global_count = s.globals.size();
+      d.global_count = s.global_count;
       shard_descs.push_back(d);
     }
     method_descs.clear();
@@ -107,7 +110,16 @@ struct Desc {
 };
 
 // 3 targets, 6 functions, 2 globals, 3 shards (the last one empty), 3
-// methods. Pointer indices: shard 0: f0=0 f1=1 f2=2 slots=3 globals=4;
+// methods, numbered shard by shard as the emitter numbers them (name order
+// within a shard), so index order is not name order:
+//   functions: 0 add, 1 main, 2 sub (shard 0) | 3 kernel, 4 mul, 5 zeta
+//              (shard 1); name index {0, 3, 1, 4, 2, 5}
+//   globals:   0 table (shard 0) | 1 counter (shard 1); name index {1, 0}
+// Shard 0: target 1 overrides position 1 (main), target 2 positions 0 and
+// 1 (add, main); slots hold functions 3 (kernel) and 4 (mul). Shard 1:
+// target 2 overrides position 2 (zeta); no slots. Methods (by key): add ->
+// function 0, kernel -> 3, main -> 1 (keys in name order, functions not
+// ascending). Pointer indices: shard 0: f0=0 f1=1 f2=2 slots=3 globals=4;
 // shard 1: f0=5 f2=6 globals=7; shard 2: none.
 inline Desc Rich() {
   Desc d;
@@ -120,17 +132,17 @@ inline Desc Rich() {
   d.targets = {{"generic", "", 0, 0},
                {"sandybridge", "+avx,+sse4.2", 1, 0},
                {"haswell", "+avx,+avx2,+sse4.2", 0, 1}};
-  d.function_names = {"add", "kernel", "main", "mul", "sub", "zeta"};
-  d.global_names = {"counter", "table"};
+  d.function_names = {"add", "main", "sub", "kernel", "mul", "zeta"};
+  d.global_names = {"table", "counter"};
   Desc::Shard s0;
-  s0.functions = {0, 2, 4};
+  s0.function_count = 3;
   s0.overrides = {{}, {1}, {0, 1}};
-  s0.slots = {1, 3};
-  s0.globals = {0};
+  s0.slots = {3, 4};
+  s0.global_count = 1;
   Desc::Shard s1;
-  s1.functions = {1, 3, 5};
+  s1.function_count = 3;
   s1.overrides = {{}, {}, {2}};
-  s1.globals = {1};
+  s1.global_count = 1;
   d.shards = {s0, s1, Desc::Shard()};
   Desc::Method m0;
   m0.key = "add";
@@ -143,12 +155,12 @@ inline Desc Rich() {
   m0.bitcode = {'B', 'C', 0xC0, 0xDE, 1, 2, 3, 4, 5, 6, 7, 8, 9};
   Desc::Method m1;
   m1.key = "kernel";
-  m1.function = 1;
+  m1.function = 3;
   m1.fingerprint = 0x2222;
   m1.calls = {0, 1};
   Desc::Method m2;
   m2.key = "main";
-  m2.function = 2;
+  m2.function = 1;
   m2.fingerprint = 0x3333;
   m2.dep_keys = {"a", "b"};
   m2.dep_fingerprints = {1, 2};
@@ -171,9 +183,15 @@ inline Desc Minimal() {
   return d;
 }
 
-// A system image with `n` functions (and n/8 globals) in `shards` shards, 3
-// targets overriding every 4th / 8th function, a slot per 16 functions and
-// one method per function: the shape of a real image, for benchmarks.
+// A system image with `n` functions (and n/8 globals) in `shard_count`
+// shards, numbered as the emitter numbers them: symbol j
+// ("jl_function_%08zu", "jl_global_%08zu") is in shard j % shard_count,
+// the tables are numbered shard by shard and in name order within a shard,
+// so with more than one shard index order is not name order. Targets 1 and
+// 2 override symbols j with j % 4 == 0 and j % 8 == 0, there is a slot per
+// 16 symbols (holding symbol (7 j) % n), and one method per function, keyed
+// by its name, calling the next name's method: the shape of a real image,
+// for benchmarks.
 inline Desc Large(size_t n, size_t shard_count) {
   Desc d;
   d.desc.producer = "kiln 0.1.0 (LLVM 22.1.8)";
@@ -185,31 +203,36 @@ inline Desc Large(size_t n, size_t shard_count) {
                {"sandybridge", "+avx,+sse4.2", 1, 0},
                {"haswell", "+avx,+avx2,+fma,+sse4.2", 0, 1}};
   char buf[64];
-  for (size_t i = 0; i < n; i++) {
-    snprintf(buf, sizeof(buf), "jl_function_%08zu", i);
-    d.function_names.push_back(buf);
-  }
-  for (size_t i = 0; i < n / 8; i++) {
-    snprintf(buf, sizeof(buf), "jl_global_%08zu", i);
-    d.global_names.push_back(buf);
-  }
+  // Symbol j's function index: shard by shard, ascending j within a shard.
+  std::vector<uint32_t> index_of(n);
   d.shards.resize(shard_count);
-  for (auto &s : d.shards) s.overrides.resize(3);
-  for (size_t i = 0; i < n; i++) {
-    auto &s = d.shards[i % shard_count];
-    uint32_t pos = (uint32_t)s.functions.size();
-    s.functions.push_back((uint32_t)i);
-    if (i % 4 == 0) s.overrides[1].push_back(pos);
-    if (i % 8 == 0) s.overrides[2].push_back(pos);
-    if (i % 16 == 0) s.slots.push_back((uint32_t)((i * 7) % n));
+  for (size_t s = 0; s < shard_count; s++) {
+    for (size_t j = s; j < n; j += shard_count) {
+      index_of[j] = (uint32_t)d.function_names.size();
+      snprintf(buf, sizeof(buf), "jl_function_%08zu", j);
+      d.function_names.push_back(buf);
+    }
+    for (size_t j = s; j < n / 8; j += shard_count) {
+      snprintf(buf, sizeof(buf), "jl_global_%08zu", j);
+      d.global_names.push_back(buf);
+      d.shards[s].global_count++;
+    }
   }
-  for (size_t g = 0; g < n / 8; g++) d.shards[g % shard_count].globals.push_back((uint32_t)g);
-  for (size_t i = 0; i < n; i++) {
+  for (auto &s : d.shards) s.overrides.resize(3);
+  for (size_t j = 0; j < n; j++) {
+    auto &s = d.shards[j % shard_count];
+    uint32_t pos = (uint32_t)s.function_count++;
+    if (j % 4 == 0) s.overrides[1].push_back(pos);
+    if (j % 8 == 0) s.overrides[2].push_back(pos);
+    if (j % 16 == 0) s.slots.push_back(index_of[(j * 7) % n]);
+  }
+  for (size_t j = 0; j < n; j++) {
     Desc::Method m;
-    m.key = d.function_names[i];
-    m.function = (uint32_t)i;
-    m.fingerprint = i * 0x9E3779B97F4A7C15ull;
-    if (i + 1 < n) m.calls = {(uint32_t)(i + 1)};
+    snprintf(buf, sizeof(buf), "jl_function_%08zu", j);
+    m.key = buf;
+    m.function = index_of[j];
+    m.fingerprint = j * 0x9E3779B97F4A7C15ull;
+    if (j + 1 < n) m.calls = {(uint32_t)(j + 1)};
     d.methods.push_back(m);
   }
   d.Build();
