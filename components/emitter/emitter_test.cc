@@ -411,11 +411,21 @@ TEST(EmitterStepsTest, ReadErrorsNameTheFile) {
   err = kiln_emitter_shard_read((TmpDir() + "/no-shard").c_str(), &sh);
   EXPECT_EQ(kiln_error_code(err), KILN_ERR_NOT_FOUND);
   EXPECT_NE(Take(err).find("no-shard.slots"), std::string::npos);
-  WriteFile(TmpDir() + "/bad-shard.slots", "kiln-slots 1\nshard 0\ntime 1 1\nslots 2\n1\nx\n");
+  WriteFile(TmpDir() + "/bad-shard.slots", "kiln-slots 2\nshard 0\ntime 1 1\nslots 2\n1\nx\n");
   WriteFile(TmpDir() + "/bad-shard.o", "obj");
   err = kiln_emitter_shard_read((TmpDir() + "/bad-shard").c_str(), &sh);
   EXPECT_EQ(kiln_error_code(err), KILN_ERR_FORMAT);
   Take(err);
+  EXPECT_EQ(sh, nullptr);
+  // A sidecar of the old numbering (version 1) is refused by version.
+  WriteFile(TmpDir() + "/old-shard.slots", "kiln-slots 1\nshard 0\ntime 1 1\nslots 1\n1\n");
+  WriteFile(TmpDir() + "/old-shard.o", "obj");
+  err = kiln_emitter_shard_read((TmpDir() + "/old-shard").c_str(), &sh);
+  EXPECT_EQ(kiln_error_code(err), KILN_ERR_VERSION_MISMATCH);
+  std::string msg = Take(err);
+  EXPECT_NE(msg.find("old-shard.slots: slot file version 1, this kiln reads version 2"),
+            std::string::npos)
+      << msg;
   EXPECT_EQ(sh, nullptr);
 }
 

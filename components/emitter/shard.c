@@ -18,6 +18,10 @@
 #include "llvm-c/BitReader.h"
 #include "llvm-c/Core.h"
 
+/* The slot sidecar's version: 2 since format 5 numbers functions shard by
+ * shard (a version-1 file's indices follow name order). */
+#define EM_SLOTS_VERSION 2
+
 void kiln_emitter_shard_free(kiln_emitter_shard_t *sh) {
   if (sh == NULL) return;
   free(sh->object);
@@ -298,8 +302,8 @@ kiln_error_t *kiln_emitter_shard_write(const kiln_emitter_shard_t *sh, const cha
   if (sh == NULL || prefix == NULL)
     return kiln_error_new(KILN_ERR_INVALID_ARGUMENT, "kiln_emitter_shard_write: NULL argument");
   em_buf_t b = {0};
-  em_buf_printf(&b, "kiln-slots 1\nshard %zu\ntime %" PRId64 " %" PRId64 "\nslots %zu\n",
-                sh->index, sh->wall_ns, sh->cpu_ns, sh->slot_count);
+  em_buf_printf(&b, "kiln-slots %d\nshard %zu\ntime %" PRId64 " %" PRId64 "\nslots %zu\n",
+                EM_SLOTS_VERSION, sh->index, sh->wall_ns, sh->cpu_ns, sh->slot_count);
   for (size_t j = 0; j < sh->slot_count; j++) em_buf_printf(&b, "%" PRIu32 "\n", sh->slots[j]);
   kiln_error_t *err = b.failed ? em_oom() : NULL;
   if (err == NULL) err = write_part(prefix, ".o", sh->object, sh->object_size);
@@ -325,11 +329,16 @@ kiln_error_t *kiln_emitter_shard_read(const char *prefix, kiln_emitter_shard_t *
   if (err == NULL) err = em_read_file(spath, &text, &size);
   if (err == NULL) {
     const char *t = text;
-    int used = 0;
+    int used = 0, version = 0;
     size_t n = 0;
-    if (sscanf(t, "kiln-slots 1\nshard %zu\ntime %" SCNd64 " %" SCNd64 "\nslots %zu\n%n",
-               &sh->index, &sh->wall_ns, &sh->cpu_ns, &n, &used) != 4 ||
-        n > size) {
+    if (sscanf(t, "kiln-slots %d\n", &version) == 1 && version != EM_SLOTS_VERSION) {
+      err = kiln_error_new(KILN_ERR_VERSION_MISMATCH,
+                           "%s: slot file version %d, this kiln reads version %d (its function "
+                           "indices follow another numbering: emit the shard again)",
+                           spath, version, EM_SLOTS_VERSION);
+    } else if (sscanf(t, "kiln-slots %d\nshard %zu\ntime %" SCNd64 " %" SCNd64 "\nslots %zu\n%n",
+                      &version, &sh->index, &sh->wall_ns, &sh->cpu_ns, &n, &used) != 5 ||
+               n > size) {
       err = kiln_error_new(KILN_ERR_FORMAT, "%s: damaged slot file", spath);
     } else {
       sh->slots = calloc(n ? n : 1, sizeof(uint32_t));
