@@ -555,19 +555,17 @@ static kiln_error_t *read_blob(const src_t *src, bool directory, bool reserve_ta
   if (!directory) {
     err = kiln_image_format_peek_load_size(header, head, src->name, &load_size);
     if (err != NULL) return err;
-  } else if (reserve_tables) {
-    /* Only a bound for the reserve below: the full open reports a bad one. */
-    kiln_error_free(kiln_image_format_peek_load_size(header, head, src->name, &load_size));
   }
   uint64_t read_size = directory ? blob_size : load_size;
   info->blob_size = (size_t)blob_size;
   /* A table entry per function and global, plus one each (never empty).
-   * A blob that validates lists each of them once in the load part's
-   * shard lists (4 bytes each), which bounds the counts peeked here. */
+   * A blob that validates has an 8-byte entry for each of them in its
+   * functions and globals sections, which bounds the counts peeked here by
+   * the blob size (itself bounded by the file). */
   size_t functions = 0, globals = 0, capacity = 0;
   if (reserve_tables) {
     kiln_error_free(kiln_image_format_peek_counts(header, head, src->name, &functions, &globals));
-    if (functions <= load_size / 4 && globals <= load_size / 4) {
+    if (functions <= blob_size / 8 && globals <= blob_size / 8 - functions) {
       capacity = functions + 1 + globals + 1;
     }
   }
