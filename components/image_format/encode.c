@@ -402,15 +402,18 @@ static kiln_error_t *encode(const kiln_image_format_desc_t *d, const uint32_t *f
     kif_put32(e + KIF_TGT_FLAGS, d->targets[k].flags);
     kif_put32(e + KIF_TGT_BASE, d->targets[k].base);
   }
-  for (size_t i = 0; i < d->function_count; i++) {
-    uint8_t *e = at(&w, KIF_SEC_FUNCTIONS, i);
-    kif_put32(e + KIF_SYM_NAME, put_name(&w, d->functions[i]));
-    kif_put32(e + KIF_SYM_BY_NAME, fn_by_name[i]);
+  /* Names go into the names section in name order, not index order: the
+   * reader's checks, the finds and the methods (sorted by key, most keys
+   * their function's name) then walk the text front to back. */
+  for (size_t j = 0; j < d->function_count; j++) {
+    uint32_t i = fn_by_name[j];
+    kif_put32(at(&w, KIF_SEC_FUNCTIONS, i) + KIF_SYM_NAME, put_name(&w, d->functions[i]));
+    kif_put32(at(&w, KIF_SEC_FUNCTIONS, j) + KIF_SYM_BY_NAME, i);
   }
-  for (size_t i = 0; i < d->global_count; i++) {
-    uint8_t *e = at(&w, KIF_SEC_GLOBALS, i);
-    kif_put32(e + KIF_SYM_NAME, put_name(&w, d->globals[i]));
-    kif_put32(e + KIF_SYM_BY_NAME, gl_by_name[i]);
+  for (size_t j = 0; j < d->global_count; j++) {
+    uint32_t i = gl_by_name[j];
+    kif_put32(at(&w, KIF_SEC_GLOBALS, i) + KIF_SYM_NAME, put_name(&w, d->globals[i]));
+    kif_put32(at(&w, KIF_SEC_GLOBALS, j) + KIF_SYM_BY_NAME, i);
   }
 
   /* Shards: their first function and global (the counts so far), masks
