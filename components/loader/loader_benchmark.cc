@@ -3,8 +3,10 @@
 //   1. load: kiln_loader_open + kiln_loader_close of an image with 10,000
 //      functions and 3 targets (generic;haswell;x86-64-v4, every 10th
 //      function cloned) vs a plain dlopen(RTLD_NOW | RTLD_LOCAL) + dlclose of
-//      the same file, alternating, many rounds; medians and their ratio
-//      (goal: at most 1.2x). kiln_loader_inspect alone (no dlopen) too.
+//      the same file, back to back with the order alternating by round,
+//      many rounds; medians and their ratio (goal: at most 1.2x).
+//      kiln_loader_inspect alone (no dlopen) and a load with NULL options
+//      (host detected every time) in rounds of their own.
 //   2. call: through the loader's function table (entry reloaded on every
 //      call) vs a direct call to the same C compiled into this binary.
 // Usage: tools/bazelw run -c opt //components/loader:loader_benchmark
@@ -128,44 +130,60 @@ int main(int argc, char **argv) {
            Median(detect_ns) / 1e3, (unsigned long long)blob_size, Median(format_ns) / 1e3);
   }
 
-  // 1. Load vs dlopen, alternating so both see the same cache state.
+  // 1. Load vs dlopen, back to back, which one goes first alternating by
+  // round, so neither always runs in the state the other leaves. Nothing
+  // else runs between them: inspect and the NULL-options load (host
+  // detection's CPUID exits, a whole-blob read) are timed in their own
+  // rounds below.
   std::vector<double> loader_ns, dlopen_ns, inspect_ns, fresh_ns;
   size_t selected = SIZE_MAX;
   // A runtime keeps one options object: the host is detected once.
   kiln_loader_options_t *options = nullptr;
   kiln_error_free(kiln_loader_options_new(&options));
   for (int r = 0; r < rounds + 5; r++) {
-    double a = NowNs();
-    kiln_loader_image_t *image = nullptr;
-    kiln_error_t *e = kiln_loader_open(spec.output.c_str(), options, &image);
-    if (e != nullptr) {
-      fprintf(stderr, "loader_benchmark: %s\n", kiln_error_message(e));
-      return 1;
+    double load = 0, plain = 0;
+    for (int i = 0; i < 2; i++) {
+      double a = NowNs();
+      if ((i == 0) == (r % 2 == 0)) {
+        kiln_loader_image_t *image = nullptr;
+        kiln_error_t *e = kiln_loader_open(spec.output.c_str(), options, &image);
+        if (e != nullptr) {
+          fprintf(stderr, "loader_benchmark: %s\n", kiln_error_message(e));
+          return 1;
+        }
+        selected = kiln_loader_image_target(image);
+        kiln_loader_close(image);
+        load = NowNs() - a;
+      } else {
+        void *h = dlopen(spec.output.c_str(), RTLD_NOW | RTLD_LOCAL);
+        if (h == nullptr) return 1;
+        dlclose(h);
+        plain = NowNs() - a;
+      }
     }
-    selected = kiln_loader_image_target(image);
-    kiln_loader_close(image);
-    double b = NowNs();
-    void *h = dlopen(spec.output.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (h == nullptr) return 1;
-    dlclose(h);
+    if (r >= 5) {  // warm-up rounds dropped
+      loader_ns.push_back(load);
+      dlopen_ns.push_back(plain);
+    }
+  }
+  for (int r = 0; r < rounds + 5; r++) {
     double c = NowNs();
     kiln_loader_info_t *info = nullptr;
     kiln_error_free(kiln_loader_inspect(spec.output.c_str(), options, &info));
     kiln_loader_info_free(info);
     double d = NowNs();
+    kiln_loader_image_t *image = nullptr;
     kiln_error_free(kiln_loader_open(spec.output.c_str(), nullptr, &image));
     kiln_loader_close(image);
     double f = NowNs();
-    if (r >= 5) {  // warm-up rounds dropped
-      loader_ns.push_back(b - a);
-      dlopen_ns.push_back(c - b);
+    if (r >= 5) {
       inspect_ns.push_back(d - c);
       fresh_ns.push_back(f - d);
     }
   }
   kiln_loader_options_free(options);
   double ml = Median(loader_ns), md = Median(dlopen_ns), mi = Median(inspect_ns);
-  printf("load (median of %d, alternating):\n", rounds);
+  printf("load (median of %d, back to back, order alternating):\n", rounds);
   printf("  dlopen+dlclose            %9.1f us\n", md / 1e3);
   printf("  kiln_loader_open+close    %9.1f us  (target %zu selected)\n", ml / 1e3, selected);
   printf("  kiln_loader_inspect only  %9.1f us  (validation + selection, no dlopen)\n", mi / 1e3);

@@ -3,7 +3,8 @@
  * side in one run: kiln_loader_open + kiln_loader_close (validate before
  * dlopen, select a target, dlopen, rebuild tables, fill slots) against a
  * plain dlopen(RTLD_NOW | RTLD_LOCAL) + dlclose of the same file,
- * alternating, medians of ROUNDS rounds; and a call through the loader's
+ * back to back, which one goes first alternating by round, medians of
+ * ROUNDS rounds; and a call through the loader's
  * function table against a call through a dlsym-style pointer of the same
  * function in a plain-dlopen'ed copy... which an image does not export, so
  * the baseline is a direct call to an identical function in this binary.
@@ -45,20 +46,26 @@ static double median(double *v, int n) {
 __attribute__((noinline)) int64_t bench_leaf_direct(int64_t x);
 __attribute__((noinline)) int64_t bench_leaf_direct(int64_t x) { return x * 3 + 1; }
 
-/* One round: kiln_loader_open + close with `opts`, then dlopen + dlclose
- * of the same file; their times in microseconds. */
-static kiln_error_t *time_round(const char *path, const kiln_loader_options_t *opts,
+/* One round: kiln_loader_open + close with `opts` and dlopen + dlclose of
+ * the same file, one right after the other, kiln first in even rounds and
+ * dlopen first in odd ones (so neither always runs in the state the other
+ * leaves); their times in microseconds. */
+static kiln_error_t *time_round(const char *path, const kiln_loader_options_t *opts, int round,
                                 double *kiln_us, double *dl_us) {
-  double t0 = now_us();
-  kiln_loader_image_t *img = NULL;
-  kiln_error_t *err = kiln_loader_open(path, opts, &img);
-  kiln_loader_close(img);
-  double t1 = now_us();
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (h != NULL) dlclose(h);
-  double t2 = now_us();
-  *kiln_us = t1 - t0;
-  *dl_us = t2 - t1;
+  kiln_error_t *err = NULL;
+  for (int i = 0; i < 2; i++) {
+    double t0 = now_us();
+    if ((i == 0) == (round % 2 == 0)) {
+      kiln_loader_image_t *img = NULL;
+      err = kiln_loader_open(path, opts, &img);
+      kiln_loader_close(img);
+      *kiln_us = now_us() - t0;
+    } else {
+      void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+      if (h != NULL) dlclose(h);
+      *dl_us = now_us() - t0;
+    }
+  }
   return err;
 }
 
@@ -95,7 +102,7 @@ int main(int argc, char **argv) {
     dlclose(h);
   }
   for (int r = 0; r < rounds && err == NULL; r++) {
-    err = time_round(path, opts, &kiln_t[r], &dl_t[r]);
+    err = time_round(path, opts, r, &kiln_t[r], &dl_t[r]);
   }
   if (err != NULL) {
     fprintf(stderr, "load_bench: %s\n", kiln_error_message(err));
@@ -120,7 +127,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   for (int r = 0; r < rounds && err == NULL; r++) {
-    err = time_round(path, eager, &kiln_t[r], &dl_t[r]);
+    err = time_round(path, eager, r, &kiln_t[r], &dl_t[r]);
     kiln_loader_image_t *img = NULL;
     if (err == NULL) err = kiln_loader_open(path, opts, &img);
     double t0 = now_us();

@@ -356,12 +356,18 @@ std::string BuildImage(const ImageSpec &spec) {
                          "; local: *; };\n")) {
     return "cannot write " + vs;
   }
+  // The emitter's order: code and tables first, the metadata object (the
+  // root) last, so the root follows the relocated tables in .data.rel.ro
+  // as in kiln-built images (its first page is then one dlopen already
+  // wrote; with the root first, the loader's header compare after dlopen
+  // took a page fault kiln images do not take).
   std::string link = Tool("ld.lld") + " -shared --hash-style=" + spec.hash_style +
                      " --version-script=" + Quote(vs) + " -o " + Quote(spec.output) + " " +
-                     Quote(root_o) + " " + Quote(tables_o);
+                     Quote(tables_o);
   for (auto &objs : objects) {
     for (auto &o : objs) link += " " + Quote(o);
   }
+  link += " " + Quote(root_o);
   std::string out;
   if (Run(link, &out) != 0) return link + "\n" + out;
   return "";
