@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <map>
@@ -348,6 +349,62 @@ TEST_F(LoaderTest, ShardedImageRebuildsOneTable) {
   EXPECT_EQ(kiln_image_format_shard_count(kiln_loader_image_format(image.img)), 3u);
   EXPECT_EQ(image.fn<int (*)(void)>("which_target")(), 1);
   CompareWithNative(&image, im().native);
+}
+
+// Both ways of filling a shard's range: shard 0 has 3 of its 20 functions
+// overridden (under a quarter: target 0's table copied whole, the overrides
+// written over it), shard 1 has 12 of 20 (the mask walk). Every function
+// must come from the right target: f<i>() returns 10 * i + the target it
+// was compiled for.
+TEST_F(LoaderTest, SparseAndDenseOverridesBothSelectTheRightVersion) {
+  std::string src = TmpDir() + "/forty.c";
+  std::string c;
+  for (int i = 0; i < 40; i++) {
+    c += "int f" + std::to_string(100 + i) + "(void) { return " + std::to_string(10 * i) +
+         " + KILN_IMAGE_TARGET; }\n";
+  }
+  ASSERT_TRUE(kiln_loader_testing::WriteFile(src, c));
+  // Round robin over the sorted names: f100, f102, ... go to shard 0 and
+  // f101, f103, ... to shard 1.
+  std::vector<std::string> clones = {"f100", "f120", "f138"};  // shard 0: 3
+  for (int i = 1; i < 24; i += 2) clones.push_back("f" + std::to_string(100 + i));  // shard 1: 12
+  ImageSpec spec;
+  spec.dir = TmpDir() + "/build_forty";
+  spec.output = TmpDir() + "/forty.so";
+  spec.sources = {src};
+  spec.targets = kiln_loader_testing::GenericHaswell(clones);
+  spec.shards = 2;
+  spec.name = "forty";
+  std::string err = BuildImage(spec);
+  ASSERT_EQ(err, "");
+  Host nehalem("nehalem", CpuFeatures("nehalem").c_str());
+  Host haswell("haswell", CpuFeatures("haswell").c_str());
+  for (int target = 0; target < 2; target++) {
+    SCOPED_TRACE(target);
+    Options o;
+    kiln_loader_options_set_host(o.o, target == 0 ? nehalem.h : haswell.h);
+    Image image;
+    ASSERT_OK(Open(spec.output, o.o, &image));
+    ASSERT_EQ(kiln_loader_image_target(image.img), (size_t)target);
+    const kiln_image_format_t *view = kiln_loader_image_format(image.img);
+    ASSERT_NE(view, nullptr);
+    size_t n0 = 0, n1 = 0;
+    (void)kiln_image_format_shard_first_function(view, 0, &n0);
+    (void)kiln_image_format_shard_first_function(view, 1, &n1);
+    ASSERT_EQ(n0, 20u);
+    ASSERT_EQ(n1, 20u);
+    size_t m0 = 0, m1 = 0;
+    (void)kiln_image_format_shard_override_mask(view, 0, 1, &m0);
+    (void)kiln_image_format_shard_override_mask(view, 1, 1, &m1);
+    EXPECT_EQ(m0, 3u);   // < 20 / 4
+    EXPECT_EQ(m1, 12u);  // >= 20 / 4
+    for (int i = 0; i < 40; i++) {
+      std::string name = "f" + std::to_string(100 + i);
+      bool cloned = std::find(clones.begin(), clones.end(), name) != clones.end();
+      EXPECT_EQ(image.fn<int (*)(void)>(name.c_str())(), 10 * i + (cloned ? target : 0))
+          << name;
+    }
+  }
 }
 
 TEST_F(LoaderTest, BothHashStylesFindTheRoot) {
