@@ -3,10 +3,12 @@
  * description against the rules the reader enforces, assigns pointer-array
  * indices, lays the sections out and writes the blob.
  *
- * Three stages: check (every rule, with an error naming the description's
+ * Four stages: check (every rule, with an error naming the description's
  * field and index, since the caller built the description and needs to find
- * the bad entry), measure (exact section sizes, so the blob is allocated
- * once, zeroed, and every padding byte stays zero), write. The writer then
+ * the bad entry), the name indices (functions and globals sorted by name,
+ * which also finds duplicate names), measure (exact section sizes, so the
+ * blob is allocated once, zeroed, and every padding byte stays zero),
+ * write. The writer then
  * opens its own output, so an encoder bug surfaces as KILN_ERR_INTERNAL here
  * rather than as an image the loader rejects later. Nothing depends on
  * addresses, time or hashing order: equal descriptions give equal bytes.

@@ -10,10 +10,11 @@
  * checksums, section table (ids, entry sizes, alignment, bounds, overlap,
  * which part each section is in), then the load part's sections, then the
  * directory's, so that when a section is checked every section it refers to
- * is already known to be sound. The view keeps only pointers and
- * counts into the blob; the bitmap and rank arrays the "exactly once" rules
- * need are freed before open returns. Every message starts with the caller's `name`
- * and "image metadata:", then names the section, the entry and the field.
+ * is already known to be sound. The view keeps only pointers and counts
+ * into the blob; the bitmap and rank arrays the "exactly once" rules need
+ * are freed before open returns. Every message starts with the caller's
+ * `name` and "image metadata:", then names the section, the entry and the
+ * field.
  */
 #include <stdarg.h>
 #include <stdio.h>
