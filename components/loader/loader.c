@@ -299,7 +299,7 @@ static kiln_error_t *build_tables(kiln_loader_image_t *image, const unsigned cha
       err = table_at(image, pointers, s, KILN_IMAGE_FORMAT_TABLE_FUNCTIONS, t, m, &over);
       if (err != NULL) return err;
     }
-    if (m < n / 4) {
+    if (m == 0 || m < n / 4) {
       for (size_t i = 0; i < n; i++) {
         null_seen |= table[i] == NULL;
         dst[i] = table[i];
